@@ -1,5 +1,8 @@
 // Disk discovery: every entry of <disk>/replicas, each directory scanned as a replica. See scanner.h.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "scanner/findings.h"
 #include "scanner/longhorn_metadata.h"
@@ -33,6 +36,33 @@ void read_disk_config(FileSystem& fs, int disk_fd, v1::Disk* disk) {
   disk->set_disk_uuid(escape_name(std::get<DiskConfig>(parsed).disk_uuid));
 }
 
+unsigned worker_count(const ScanOptions& options, size_t jobs) {
+  unsigned wanted = options.threads;
+  if (wanted == 0) wanted = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  return static_cast<unsigned>(std::min<size_t>(wanted, jobs));
+}
+
+// Scans each named directory; results come back in the order of `dirs` whatever the thread count.
+std::vector<v1::Replica> scan_replica_dirs(FileSystem& fs, int replicas_fd, const std::string& disk,
+                                           const std::vector<std::string>& dirs, const ScanOptions& options) {
+  std::vector<v1::Replica> results(dirs.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < dirs.size(); i = next++) {
+      results[i] = scan_replica_dir(fs, replicas_fd, disk, dirs[i], options);
+    }
+  };
+  const unsigned workers = worker_count(options, dirs.size());
+  if (workers <= 1) {
+    work();
+    return results;
+  }
+  std::vector<std::jthread> pool;
+  for (unsigned i = 0; i < workers; ++i) pool.emplace_back(work);
+  pool.clear();  // joins
+  return results;
+}
+
 void scan_one_disk(FileSystem& fs, const std::string& path, const ScanOptions& options, v1::Inventory* inventory) {
   v1::Disk* disk = inventory->add_disks();
   disk->set_path(path);
@@ -64,13 +94,12 @@ void scan_one_disk(FileSystem& fs, const std::string& path, const ScanOptions& o
                 "cannot list replicas/: " + entries.error().message(), "replicas");
     return;
   }
-  uint32_t replica_count = 0;
+  std::vector<std::string> replica_dirs;
   for (const auto& entry : *entries) {
     const std::string rel = "replicas/" + escape_name(entry.name);
     switch (entry.type) {
       case EntryType::kDirectory:
-        *inventory->add_replicas() = scan_replica_dir(fs, replicas_fd->get(), path, entry.name, options);
-        ++replica_count;
+        replica_dirs.push_back(entry.name);
         break;
       case EntryType::kSymlink:
         add_finding(disk->mutable_findings(), Finding::SYMLINK, Finding::WARNING,
@@ -82,7 +111,9 @@ void scan_one_disk(FileSystem& fs, const std::string& path, const ScanOptions& o
         break;
     }
   }
-  disk->set_replica_count(replica_count);
+  std::vector<v1::Replica> scanned = scan_replica_dirs(fs, replicas_fd->get(), path, replica_dirs, options);
+  for (auto& replica : scanned) *inventory->add_replicas() = std::move(replica);
+  disk->set_replica_count(static_cast<uint32_t>(replica_dirs.size()));
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 // - Touches the disks only through `fs` (see file_system.h: read-only, no symlink following, O_NOATIME).
 // - Cost: a few metadata reads, one stat and one extent map per file; no image data is read. Memory is
 //   bounded by the number of images, plus the extent lists only when `include_extents` is set.
-// - Thread-compatible: concurrent scans need no shared state beyond a thread-safe FileSystem.
+// - Replicas are scanned on `options.threads` threads; the inventory's order does not depend on it
+//   (disks in the order given, replica directories by name).
 #pragma once
 
 #include <string>
@@ -19,6 +20,9 @@ namespace sentinel::scanner {
 
 struct ScanOptions {
   bool include_extents = false;  // fill Image.extents (the coalesced list), not just extent_count
+  // Replica directories scanned at once. The cost is mostly the kernel's FIEMAP work, which scales with cores.
+  // 0 = one per core, at most 8. With more than 1, `fs` must be safe to call from several threads.
+  unsigned threads = 0;
 };
 
 // Scans `<disk>/replicas/<dir_name>`; `replicas_fd` is the open `<disk>/replicas` directory.
