@@ -7,8 +7,8 @@
 // - Names are single path components relative to an open directory (openat), so a symlink anywhere under a
 //   replica directory is never followed out of it. Only the disk root an operator names is opened by path.
 // - Errors are values (SysResult) carrying errno; nothing throws. ENOENT means the entry vanished.
-// - Implementations are safe to use from one thread at a time per instance; PosixFileSystem is stateless
-//   and may be shared.
+// - The scan calls one instance from several threads at once (ScanOptions::threads), so implementations
+//   must be thread-safe; PosixFileSystem is stateless. A test wrapper that is not must scan with threads=1.
 // Tests substitute a wrapper that injects faults (vanished directories, EIO, short reads).
 #pragma once
 

@@ -311,7 +311,7 @@ void ReplicaScan::read_revision_counter() {
   bytes.resize(*n);
   auto parsed = parse_revision_counter(bytes);
   if (auto* why = std::get_if<std::string>(&parsed)) {
-    finding(Finding::COUNTER_INVALID, Finding::WARNING,
+    finding(Finding::COUNTER_INVALID, Finding::ERROR,
             "revision.counter is unreadable as Longhorn reads it (" + *why + "); Longhorn will fail this replica",
             path);
     return;
@@ -546,14 +546,18 @@ void ReplicaScan::finish() {
             rel("revision.counter"));
   }
 
-  const auto& f = replica_.findings();
-  if (has_finding(f, Finding::NOT_A_REPLICA) && image_files_.empty()) {
+  // The state sums the findings up for the table: an ERROR finding of its own (anything but Rebuilding and
+  // Error, which have their own states) means Longhorn cannot use the replica as it stands.
+  bool broken = false;
+  for (const auto& finding : replica_.findings()) {
+    if (finding.severity() == Finding::ERROR && finding.code() != Finding::REBUILDING &&
+        finding.code() != Finding::ERROR_SET) {
+      broken = true;
+    }
+  }
+  if (has_finding(replica_.findings(), Finding::NOT_A_REPLICA)) {
     replica_.set_state(Replica::FOREIGN);
-  } else if (has_finding(f, Finding::MISSING_META) || has_finding(f, Finding::BAD_METADATA) ||
-             has_finding(f, Finding::BROKEN_PARENT) || has_finding(f, Finding::CHAIN_CYCLE) ||
-             has_finding(f, Finding::CHAIN_TOO_LONG) || has_finding(f, Finding::MISSING_HEAD) ||
-             has_finding(f, Finding::UNREADABLE) || has_finding(f, Finding::VANISHED) ||
-             has_finding(f, Finding::ABSURD_SIZE)) {
+  } else if (broken) {
     replica_.set_state(Replica::BROKEN);
   } else if (replica_.rebuilding()) {
     replica_.set_state(Replica::REBUILDING);

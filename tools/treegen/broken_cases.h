@@ -10,7 +10,8 @@
 //   finding (plus the listed companions) and nothing else.
 // - Rows that cannot be staged meaningfully in this environment carry a skip_reason instead of being dropped
 //   silently (e.g. a mode-000 file that this process can still read because it runs as root).
-// - Deterministic; never throws; EEXIST rather than touch an existing entry. Tiny: well under 1 MiB of disk.
+// - Deterministic; never throws; EEXIST rather than touch an existing entry. Small: ~4 MiB of disk, mostly the
+//   4 KiB blocks of many tiny metadata files.
 #pragma once
 
 #include <string>

@@ -103,7 +103,7 @@ IncidentSample incident_sample() {
 }
 
 SysResult<Done> write_incident_sample(const std::string& root) {
-  if (auto r = make_dir(root, 0755, /*exist_ok=*/true); !r) return r;
+  if (auto r = make_dirs(root); !r) return r;
   const IncidentSample sample = incident_sample();
   for (const auto& disk : sample.disks) {
     if (auto r = write_disk(join(root, disk.node), disk.disk_name, disk.disk_uuid); !r) return r;

@@ -8,7 +8,7 @@
 //   counter, head mtime 7.4 s newer, more head data. They share a byte-identical snapshot (same name, same
 //   content, same checksum record value). Their head files have different numbers, as real replicas can.
 //
-// Everything is deterministic and sparse: ~12 MiB of real disk for ~184 GiB of apparent image size.
+// Everything is deterministic and sparse: ~13 MiB of real disk for ~184 GiB of apparent image size.
 // write_incident_sample never throws; it fails with EEXIST rather than touch an existing tree.
 #pragma once
 
@@ -41,8 +41,8 @@ struct IncidentSample {
 // The description (what write_incident_sample writes), for tests that check a scan against it.
 IncidentSample incident_sample();
 
-// Writes <root>/worker-1 and <root>/worker-2 as Longhorn disks holding the sample. `root` is created if
-// missing; the disk directories must not hold a longhorn-disk.cfg yet.
+// Writes <root>/worker-1 and <root>/worker-2 as Longhorn disks holding the sample. `root` is created (with
+// parents) if missing; the disk directories must not hold a longhorn-disk.cfg yet.
 SysResult<Done> write_incident_sample(const std::string& root);
 
 }  // namespace sentinel::treegen

@@ -29,6 +29,18 @@ SysResult<Done> make_dir(const std::string& path, mode_t mode, bool exist_ok) {
   return set_mode(path, mode);
 }
 
+SysResult<Done> make_dirs(const std::string& path) {
+  for (size_t slash = path.find('/', 1); ; slash = path.find('/', slash + 1)) {
+    const std::string prefix = path.substr(0, slash);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + prefix);
+    if (slash == std::string::npos) break;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return sys_error("stat " + path);
+  if (!S_ISDIR(st.st_mode)) return sys_error(path, ENOTDIR);
+  return Done{};
+}
+
 SysResult<Done> write_new_file(const std::string& path, std::string_view bytes, mode_t mode) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return sys_error("create " + path);

@@ -21,6 +21,8 @@ bool is_single_component(std::string_view name);
 
 // mkdir with exactly `mode` (umask does not apply). With `exist_ok`, an existing directory is accepted as is.
 SysResult<Done> make_dir(const std::string& path, mode_t mode, bool exist_ok);
+// mkdir -p: every missing component of `path` (0755 as umask allows), the existing ones left as they are.
+SysResult<Done> make_dirs(const std::string& path);
 // Creates a new file (EEXIST if anything is there) holding `bytes`, with exactly `mode`.
 SysResult<Done> write_new_file(const std::string& path, std::string_view bytes, mode_t mode);
 SysResult<Done> make_symlink(const std::string& target, const std::string& path);

@@ -2,6 +2,7 @@
 #include "tools/treegen/replica_writer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,6 +80,7 @@ class ReplicaWriter {
     if (auto r = write_revision_counter(); !r) return r;
     for (const auto& extra : spec_.extras) {
       if (auto r = write_extra_entry(dir_, extra); !r) return r;
+      if (auto r = set_mtime(join(dir_, extra.name), head_mtime_ns()); !r) return r;
     }
     // Last, because every entry created above touched it.
     return set_mtime(dir_, head_mtime_ns());
@@ -223,7 +225,7 @@ SysResult<Done> write_extra_entry(const std::string& dir, const ExtraEntry& entr
 }
 
 SysResult<Done> write_disk(const std::string& disk_path, const std::string& disk_name, const std::string& disk_uuid) {
-  if (auto r = make_dir(disk_path, 0755, /*exist_ok=*/true); !r) return r;
+  if (auto r = make_dirs(disk_path); !r) return r;
   if (auto r = write_new_file(join(disk_path, "longhorn-disk.cfg"), disk_config_json(disk_name, disk_uuid), 0644);
       !r) {
     return r;

@@ -5,14 +5,14 @@
 //   longhorn_json.h for the texts): replica directory 0700, images and metadata 0644, revision.counter 0600.
 // - Images are sparse: ftruncate to the apparent size, then data only where the spec writes, in whole 4 KiB
 //   blocks; a 40 GiB volume with 3 MiB of writes costs ~3 MiB of disk. Content is deterministic
-//   (block_data.h), mtimes are set from the spec, so the same spec always yields the same tree (ctimes and
-//   inode numbers aside).
+//   (block_data.h), mtimes are set from the spec, so the same spec always yields the same tree (ctimes, inode
+//   numbers, and the ctime-derived change_time of .checksum records aside).
 // - Never overwrites: a replica directory (or file) that already exists is an EEXIST error. On error the
 //   partially written directory is left for inspection.
 // - Broken trees are first-class: every file can be omitted or replaced by raw bytes, and extra entries
 //   (symlinks, FIFOs, subdirectories, odd files) can be added, so tests can stage any damage.
-// - Errors are values (SysResult, with errno); nothing throws except std::bad_alloc. Not thread-safe only in
-//   that two writers must not target the same directory.
+// - Errors are values (SysResult, with errno); nothing throws except std::bad_alloc. Thread-compatible:
+//   concurrent calls are fine as long as they write different directories.
 #pragma once
 
 #include <sys/types.h>
@@ -67,7 +67,7 @@ struct ExtraEntry {
   Kind kind = Kind::kFile;
   std::string name;                  // raw bytes; may hold newlines or invalid UTF-8
   std::string data;                  // kFile: content; kSymlink: the link target
-  std::optional<mode_t> mode;        // default 0644 (files, FIFOs) / 0755 (directories); applied exactly
+  std::optional<mode_t> mode;        // default 0644 (files, FIFOs) / 0755 (directories); exact; not symlinks
 };
 
 struct ReplicaSpec {
