@@ -73,9 +73,11 @@ void print_inventory_table(const v1::Inventory& inventory, std::ostream& out) {
   size_t findings = 0;
   for (const auto& r : inventory.replicas()) findings += r.findings_size();
   for (const auto& d : inventory.disks()) findings += d.findings_size();
-  out << "Node " << inventory.node() << ": " << inventory.replicas_size() << " replica directories on "
-      << inventory.disks_size() << " disk(s), " << findings << " finding(s), scanned in "
-      << inventory.scan_duration_ns() / 1'000'000 << " ms\n";
+  auto count = [](size_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); };
+  out << "Node " << inventory.node() << ": "
+      << count(inventory.replicas_size(), "replica directory", "replica directories") << " on "
+      << count(inventory.disks_size(), "disk", "disks") << ", " << count(findings, "finding", "findings")
+      << ", scanned in " << inventory.scan_duration_ns() / 1'000'000 << " ms\n";
 
   const std::vector<std::string> header = {"VOLUME", "DIR", "SIZE", "ALLOCATED", "CHAIN", "COUNTER", "STATE",
                                            "FINDINGS"};
