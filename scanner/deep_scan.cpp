@@ -1,1 +1,409 @@
-// placeholder, being written
+// Deep scan of snapshot images: Longhorn's crc64 from allocated extents, checked against .img.checksum.
+// See deep_scan.h for the contract and LONGHORN-FORMAT.md ("Longhorn's snapshot checksum") for the rules.
+#include "scanner/deep_scan.h"
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include "scanner/crc64.h"
+#include "scanner/findings.h"
+#include "scanner/longhorn_metadata.h"
+#include "scanner/replica_names.h"
+
+namespace sentinel::scanner {
+namespace {
+
+using v1::Finding;
+using v1::Image;
+using v1::StoredChecksum;
+
+bool is_lower_hex16(const std::string& s) {
+  if (s.size() != 16) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string lowercase(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// Reads exactly `n` decimal digits at `pos`.
+bool digits(std::string_view text, size_t& pos, size_t n, int64_t* out) {
+  if (pos + n > text.size()) return false;
+  int64_t v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const char c = text[pos + i];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  pos += n;
+  *out = v;
+  return true;
+}
+
+bool expect(std::string_view text, size_t& pos, char c) {
+  if (pos >= text.size() || text[pos] != c) return false;
+  ++pos;
+  return true;
+}
+
+// The identity that must not change while a file is read.
+struct Identity {
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  bool operator==(const Identity&) const = default;
+};
+
+Identity identity_of(const FileStat& st) { return {st.inode, st.size, st.mtime_ns, st.ctime_ns}; }
+Identity identity_of(const Image& image) {
+  return {image.inode(), image.apparent_bytes(), image.mtime_ns(), image.ctime_ns()};
+}
+
+std::string describe_change(const Identity& was, const Identity& now) {
+  std::string what;
+  auto add = [&](const std::string& part) { what += (what.empty() ? "" : ", ") + part; };
+  if (was.inode != now.inode) add("inode " + std::to_string(was.inode) + " -> " + std::to_string(now.inode));
+  if (was.size != now.size) add("size " + std::to_string(was.size) + " -> " + std::to_string(now.size));
+  if (was.mtime_ns != now.mtime_ns) add("mtime " + go_time_string_utc(was.mtime_ns) + " -> " + go_time_string_utc(now.mtime_ns));
+  if (was.ctime_ns != now.ctime_ns) add("ctime " + go_time_string_utc(was.ctime_ns) + " -> " + go_time_string_utc(now.ctime_ns));
+  return what;
+}
+
+bool is_snapshot(const Image& image) {
+  return image.kind() == Image::SNAPSHOT || image.kind() == Image::EXPANSION_SNAPSHOT;
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_go_time_string(std::string_view text) {
+  // "2006-01-02 15:04:05[.fraction] -0700 MST[ m=+0.000000001]"
+  size_t pos = 0;
+  int64_t year, month, day, hour, minute, second;
+  if (!digits(text, pos, 4, &year) || !expect(text, pos, '-') || !digits(text, pos, 2, &month) ||
+      !expect(text, pos, '-') || !digits(text, pos, 2, &day) || !expect(text, pos, ' ') ||
+      !digits(text, pos, 2, &hour) || !expect(text, pos, ':') || !digits(text, pos, 2, &minute) ||
+      !expect(text, pos, ':') || !digits(text, pos, 2, &second)) {
+    return std::nullopt;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return std::nullopt;
+  int64_t fraction_ns = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    int n = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (n == 9) return std::nullopt;
+      fraction_ns = fraction_ns * 10 + (text[pos] - '0');
+      ++pos;
+      ++n;
+    }
+    if (n == 0) return std::nullopt;
+    for (; n < 9; ++n) fraction_ns *= 10;
+  }
+  if (!expect(text, pos, ' ') || pos >= text.size() || (text[pos] != '+' && text[pos] != '-')) return std::nullopt;
+  const int64_t sign = text[pos] == '-' ? -1 : 1;
+  ++pos;
+  int64_t off_h, off_m;
+  if (!digits(text, pos, 2, &off_h) || !digits(text, pos, 2, &off_m)) return std::nullopt;
+  // A zone name follows (" UTC", " CET", " +03"); Go always prints one.
+  if (!expect(text, pos, ' ') || pos >= text.size()) return std::nullopt;
+  const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - sign * (off_h * 3600 + off_m * 60);
+  return seconds * 1'000'000'000 + fraction_ns;
+}
+
+v1::StoredChecksum verify_stored_checksum(const v1::ChecksumRecord* record, bool record_file_present,
+                                          int64_t ctime_ns, const std::string& computed) {
+  StoredChecksum out;
+  out.set_computed(computed);
+  if (record == nullptr) {
+    if (record_file_present) {
+      out.set_state(StoredChecksum::UNREADABLE);
+      out.set_detail(".img.checksum exists but could not be read or is not what Longhorn writes");
+    } else {
+      out.set_state(StoredChecksum::ABSENT);
+    }
+    return out;
+  }
+  out.set_stored(record->checksum());
+  if (record->method() != "crc64") {
+    out.set_state(StoredChecksum::UNREADABLE);
+    out.set_detail("method is \"" + record->method() + "\", not crc64");
+    return out;
+  }
+  const std::string stored = lowercase(record->checksum());
+  if (!is_lower_hex16(stored)) {
+    out.set_state(StoredChecksum::UNREADABLE);
+    out.set_detail("checksum is not 16 hex digits");
+    return out;
+  }
+  if (record->silently_corrupted()) {
+    out.set_state(StoredChecksum::FLAGGED);
+    out.set_detail("Longhorn re-hashed this unchanged snapshot, got a different sum and marked it silently corrupted");
+    return out;
+  }
+  const std::string ctime_text = go_time_string_utc(ctime_ns);
+  bool current = record->change_time() == ctime_text;
+  if (!current) {
+    auto parsed = parse_go_time_string(record->change_time());
+    current = parsed.has_value() && *parsed == ctime_ns;
+  }
+  if (!current) {
+    out.set_state(StoredChecksum::STALE);
+    out.set_detail("recorded for change_time " + record->change_time() + " but the file's ctime is " + ctime_text +
+                   ": the inode changed since (copy, chmod, new link); Longhorn would re-hash it");
+    return out;
+  }
+  if (computed.empty()) {
+    out.set_state(StoredChecksum::UNVERIFIED);
+    out.set_detail("the record is current but the snapshot could not be read to compare");
+    return out;
+  }
+  if (lowercase(computed) == stored) {
+    out.set_state(StoredChecksum::CURRENT);
+  } else {
+    out.set_state(StoredChecksum::MISMATCH);
+    out.set_detail("Longhorn recorded " + stored + " for this unchanged file; its bytes now give " + computed);
+  }
+  return out;
+}
+
+SysResult<std::unique_ptr<DeepScanner>> DeepScanner::create(FileSystem& fs, const DeepScanOptions& options) {
+  auto engine = ReadEngine::create(options.read, options.queue_factory);
+  if (!engine) return engine.error();
+  return std::unique_ptr<DeepScanner>(new DeepScanner(fs, std::move(engine.value())));
+}
+
+namespace {
+
+// One replica's deep scan.
+class ReplicaDeepScan {
+ public:
+  ReplicaDeepScan(FileSystem& fs, ReadEngine& engine, v1::Replica* replica)
+      : fs_(fs), engine_(engine), replica_(replica), rel_dir_("replicas/" + replica->dir()) {}
+
+  void run(const std::string& disk) {
+    bool any = false;
+    for (const Image& image : replica_->images()) any = any || is_snapshot(image);
+    if (!any) return;
+    if (!open_dir(disk)) return;
+    for (Image& image : *replica_->mutable_images()) {
+      if (is_snapshot(image)) scan_image(&image);
+    }
+  }
+
+ private:
+  void finding(Finding::Code code, Finding::Severity severity, std::string message, std::string path) {
+    add_finding(replica_->mutable_findings(), code, severity, "deep scan: " + std::move(message), std::move(path));
+  }
+
+  // Opens <disk>/replicas/<dir> and learns the raw names of its entries (the inventory holds escaped names).
+  bool open_dir(const std::string& disk) {
+    auto disk_fd = fs_.open_root(disk);
+    if (!disk_fd) {
+      finding(Finding::UNREADABLE, Finding::ERROR, "cannot open disk: " + disk_fd.error().message(), rel_dir_);
+      return false;
+    }
+    auto replicas_fd = fs_.open_dir_at(disk_fd->get(), "replicas");
+    if (!replicas_fd) {
+      finding(Finding::UNREADABLE, Finding::ERROR, "cannot open replicas/: " + replicas_fd.error().message(),
+              rel_dir_);
+      return false;
+    }
+    std::string raw_dir = replica_->dir();
+    if (raw_dir.find('\\') != std::string::npos) {  // escaped: find the raw name it came from
+      auto entries = fs_.list_dir(replicas_fd->get());
+      if (entries) {
+        for (const auto& e : *entries) {
+          if (escape_name(e.name) == replica_->dir()) raw_dir = e.name;
+        }
+      }
+    }
+    auto dir_fd = fs_.open_dir_at(replicas_fd->get(), raw_dir);
+    if (!dir_fd) {
+      const int err = dir_fd.error().err;
+      finding(err == ENOENT ? Finding::VANISHED : Finding::UNREADABLE, Finding::ERROR,
+              "cannot open the replica directory: " + dir_fd.error().message(), rel_dir_);
+      return false;
+    }
+    dir_fd_ = std::move(dir_fd.value());
+    auto entries = fs_.list_dir(dir_fd_.get());
+    if (!entries) {
+      finding(Finding::UNREADABLE, Finding::ERROR, "cannot list the replica directory: " + entries.error().message(),
+              rel_dir_);
+      return false;
+    }
+    for (const auto& e : *entries) {
+      raw_names_[escape_name(e.name)] = e.name;
+      present_.insert(e.name);
+    }
+    return true;
+  }
+
+  void scan_image(Image* image) {
+    const std::string path = rel_dir_ + "/" + image->name();
+    auto it = raw_names_.find(image->name());
+    const std::string raw = it != raw_names_.end() ? it->second : image->name();
+    const bool record_file_present = present_.count(raw + ".checksum") != 0;
+    const v1::ChecksumRecord* record = image->has_checksum_record() ? &image->checksum_record() : nullptr;
+    auto verdict = [&](const std::string& computed, int64_t ctime_ns) {
+      *image->mutable_stored_checksum() = verify_stored_checksum(record, record_file_present, ctime_ns, computed);
+      const auto state = image->stored_checksum().state();
+      if (state == StoredChecksum::MISMATCH) {
+        finding(Finding::CHECKSUM_MISMATCH, Finding::ERROR,
+                "crc64 " + computed + " differs from Longhorn's current record " + record->checksum() +
+                    " for this unchanged snapshot: silent corruption Longhorn has not noticed yet",
+                path);
+      } else if (state == StoredChecksum::FLAGGED) {
+        finding(Finding::CHECKSUM_FLAGGED, Finding::ERROR,
+                "Longhorn's checksum record marks this snapshot silently corrupted", path);
+      }
+    };
+
+    if (image->inode() == 0) {  // the quick scan could not open it; it already said why
+      verdict("", image->ctime_ns());
+      return;
+    }
+    auto fd = fs_.open_file_at(dir_fd_.get(), raw);
+    if (!fd) {
+      const int err = fd.error().err;
+      finding(err == ENOENT ? Finding::VANISHED : Finding::UNREADABLE, err == ENOENT ? Finding::WARNING : Finding::ERROR,
+              err == ENOENT ? "snapshot disappeared before it could be read" : "cannot open: " + fd.error().message(),
+              path);
+      verdict("", image->ctime_ns());
+      return;
+    }
+    auto before = fs_.stat_fd(fd->get());
+    if (!before) {
+      finding(Finding::UNREADABLE, Finding::ERROR, "cannot stat: " + before.error().message(), path);
+      verdict("", image->ctime_ns());
+      return;
+    }
+    const Identity at_quick_scan = identity_of(*image);
+    const Identity at_open = identity_of(*before);
+    if (before->type != EntryType::kRegular || !(at_open == at_quick_scan)) {
+      finding(Finding::CHANGED_DURING_SCAN, Finding::WARNING,
+              "snapshot changed since the quick scan (" +
+                  (before->type != EntryType::kRegular ? std::string("no longer a regular file")
+                                                       : describe_change(at_quick_scan, at_open)) +
+                  "); crc64 not computed",
+              path);
+      verdict("", before->ctime_ns);
+      return;
+    }
+
+    std::vector<ReadExtent> extents;
+    auto mapped = fs_.map_extents(fd->get(), before->size, [&](uint64_t offset, uint64_t length) {
+      if (!extents.empty() && extents.back().offset + extents.back().length == offset) {
+        extents.back().length += length;
+      } else {
+        extents.push_back({offset, length});
+      }
+    });
+    if (!mapped) {
+      finding(Finding::EXTENT_MAP_FAILED, Finding::ERROR,
+              "cannot map allocated extents: " + mapped.error().message() + "; crc64 not computed", path);
+      verdict("", before->ctime_ns);
+      return;
+    }
+
+    SparseCrc64 crc(before->size);
+    bool consistent = true;
+    ReadReport report = engine_.read(fd->get(), extents, [&](uint64_t offset, const uint8_t* data, size_t length) {
+      consistent = crc.update(offset, data, length);
+      return consistent;
+    });
+    auto after = fs_.stat_fd(fd->get());
+    const bool changed = !after || !(identity_of(*after) == at_open);
+
+    std::string computed;
+    if (changed) {
+      finding(Finding::CHANGED_DURING_SCAN, Finding::WARNING,
+              "snapshot changed while it was read (" +
+                  (after ? describe_change(at_open, identity_of(*after)) : "cannot stat: " + after.error().message()) +
+                  "); crc64 not computed",
+              path);
+    } else if (report.outcome == ReadReport::Outcome::kShortFile) {
+      finding(Finding::CHANGED_DURING_SCAN, Finding::WARNING, report.message() + "; crc64 not computed", path);
+    } else if (report.outcome == ReadReport::Outcome::kIoError || report.outcome == ReadReport::Outcome::kFailed) {
+      finding(Finding::UNREADABLE, Finding::ERROR, report.message() + "; crc64 not computed", path);
+    } else if (!consistent || report.outcome != ReadReport::Outcome::kComplete) {
+      finding(Finding::EXTENT_MAP_FAILED, Finding::ERROR,
+              "the extent map does not fit the file (data past its size or out of order); crc64 not computed", path);
+    } else {
+      computed = crc.hex();
+      image->set_crc64(computed);
+      image->set_deep_read_bytes(report.bytes_delivered);
+    }
+    verdict(computed, before->ctime_ns);
+  }
+
+  FileSystem& fs_;
+  ReadEngine& engine_;
+  v1::Replica* replica_;
+  std::string rel_dir_;
+  Fd dir_fd_;
+  std::map<std::string, std::string> raw_names_;  // escaped name -> raw name
+  std::set<std::string> present_;                 // raw names in the directory
+};
+
+}  // namespace
+
+void DeepScanner::scan_replica(v1::Replica* replica, const std::string& disk_path) {
+  ReplicaDeepScan(fs_, *engine_, replica).run(disk_path.empty() ? replica->disk() : disk_path);
+}
+
+void DeepScanner::scan_inventory(v1::Inventory* inventory) {
+  for (v1::Replica& replica : *inventory->mutable_replicas()) scan_replica(&replica);
+}
+
+namespace {
+
+void report_no_engine(v1::Replica* replica, const SysError& error) {
+  for (const Image& image : replica->images()) {
+    if (!is_snapshot(image)) continue;
+    add_finding(replica->mutable_findings(), Finding::UNREADABLE, Finding::ERROR,
+                "deep scan impossible: " + error.message(), "replicas/" + replica->dir());
+    return;
+  }
+}
+
+}  // namespace
+
+void deep_scan_replica(FileSystem& fs, const std::string& disk_path, v1::Replica* replica,
+                       const DeepScanOptions& options) {
+  auto scanner = DeepScanner::create(fs, options);
+  if (!scanner) {
+    report_no_engine(replica, scanner.error());
+    return;
+  }
+  (*scanner)->scan_replica(replica, disk_path);
+}
+
+void deep_scan_inventory(FileSystem& fs, v1::Inventory* inventory, const DeepScanOptions& options) {
+  auto scanner = DeepScanner::create(fs, options);
+  if (!scanner) {
+    for (v1::Replica& replica : *inventory->mutable_replicas()) report_no_engine(&replica, scanner.error());
+    return;
+  }
+  (*scanner)->scan_inventory(inventory);
+}
+
+}  // namespace sentinel::scanner

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "scanner/deep_scan.h"
 #include "scanner/file_system.h"
 #include "scanner/scanner.h"
 #include "tools/sentinelctl/inventory_output.h"
@@ -41,7 +42,7 @@ std::string host_name() {
 
 int run_scan(const std::vector<std::string>& args) {
   po::options_description opts(
-      "sentinelctl scan [--disk DIR]... [--json] [--extents]\n"
+      "sentinelctl scan [--disk DIR]... [--json] [--extents] [--deep]\n"
       "\n"
       "Lists every directory under <disk>/replicas/ with its volume, size, allocated bytes, snapshot chain,\n"
       "revision counter, state and findings. Nothing on the disk is changed: files are opened read-only,\n"
@@ -59,6 +60,8 @@ int run_scan(const std::vector<std::string>& args) {
       "json", po::bool_switch(), "print the inventory as JSON (protobuf JSON mapping of sentinel.v1.Inventory)")(
       "compact", po::bool_switch(), "with --json: one line, no indentation")(
       "extents", po::bool_switch(), "include each image's extent list (offset, length), not just the count")(
+      "deep", po::bool_switch(),
+      "also read every snapshot's allocated data (io_uring) for Longhorn's crc64, checked against .img.checksum")(
       "node", po::value<std::string>()->default_value(host_name()), "node name recorded in the inventory");
   po::variables_map vm;
   try {
@@ -78,6 +81,7 @@ int run_scan(const std::vector<std::string>& args) {
   scan_options.include_extents = vm["extents"].as<bool>();
   sentinel::scanner::PosixFileSystem fs;
   auto inventory = sentinel::scanner::scan_disks(fs, disks, vm["node"].as<std::string>(), scan_options);
+  if (vm["deep"].as<bool>()) sentinel::scanner::deep_scan_inventory(fs, &inventory, {});
 
   if (vm["json"].as<bool>()) {
     std::cout << sentinel::tools::inventory_to_json(inventory, !vm["compact"].as<bool>()) << "\n";

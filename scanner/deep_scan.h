@@ -1,0 +1,80 @@
+// The deep scan: Longhorn's snapshot checksum of every snapshot of a replica, computed from the allocated
+// extents only, and checked against the `.img.checksum` record Longhorn left beside it (issue 3).
+//
+// Contract:
+// - Runs after the quick scan (scanner.h) on the replicas it produced and only adds to them: for every
+//   snapshot image (kind SNAPSHOT or EXPANSION_SNAPSHOT, whatever its place in the chain; never the head or a
+//   restore leftover) it sets `crc64`, `deep_read_bytes` and `stored_checksum`, and adds findings.
+// - Read-only: files are opened through `fs` (O_RDONLY|O_NOFOLLOW|O_NOATIME) and read through a ReadEngine
+//   (read_engine.h): only the extents FileSystem::map_extents lists are read; holes are folded into the CRC
+//   arithmetically. The engine changes the open file description's O_NONBLOCK/O_DIRECT for the read and
+//   restores them; nothing on disk changes.
+// - Never throws and never stops early: an unreadable or vanished snapshot is a finding on its replica and the
+//   next snapshot is read. A file whose (inode, size, mtime, ctime) changed since the quick scan or during the
+//   read, or that ends early, gets CHANGED_DURING_SCAN (WARNING) and no crc64: it is never called corrupt.
+//   A MISMATCH adds CHECKSUM_MISMATCH (ERROR), a FLAGGED record CHECKSUM_FLAGGED (ERROR).
+// - Cost: the image's allocated bytes, once, plus O(log size) per hole; memory is the engine's buffer block
+//   (queue depth x block size) plus one extent list at a time.
+// - A DeepScanner is used by one thread at a time; scanners on different threads are independent.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "scanner/file_system.h"
+#include "scanner/read_engine.h"
+#include "sentinel/v1/inventory.pb.h"
+
+namespace sentinel::scanner {
+
+struct DeepScanOptions {
+  ReadOptions read;                // queue depth, block size, O_DIRECT, rate cap, backend
+  ReadQueueFactory queue_factory;  // empty: io_uring with pread fallback; tests inject faults here
+};
+
+// The verdict on a snapshot's stored checksum record. Pure.
+// `record` is the parsed `.img.checksum` (nullptr when there is none or it did not parse); `record_file_present`
+// says whether a `.img.checksum` file exists at all; `ctime_ns` is the image's ctime; `computed` is Sentinel's
+// crc64 in hex, or "" when it could not be computed. Order of the rules: ABSENT, UNREADABLE (present but not
+// parsed, method not "crc64", checksum not 16 hex digits), FLAGGED, STALE, UNVERIFIED, CURRENT / MISMATCH.
+v1::StoredChecksum verify_stored_checksum(const v1::ChecksumRecord* record, bool record_file_present,
+                                          int64_t ctime_ns, const std::string& computed);
+
+// Go's time.String() ("2024-03-05 08:12:33.123456789 +0100 CET", fraction optional, anything after the zone
+// name such as a monotonic-clock reading ignored) as Unix nanoseconds; nullopt when the text does not fit.
+// Longhorn writes change_time in the node's local zone, so the offset must be honoured.
+std::optional<int64_t> parse_go_time_string(std::string_view text);
+
+class DeepScanner {
+ public:
+  // Makes the read engine. Fails only as ReadEngine::create does (bad options, no memory, forced io_uring
+  // unavailable).
+  static SysResult<std::unique_ptr<DeepScanner>> create(FileSystem& fs, const DeepScanOptions& options);
+
+  // Deep-scans the snapshots of one replica found by the quick scan on `disk_path` (the replica's own
+  // `disk` field when empty). The replica directory is reopened as <disk>/replicas/<dir>.
+  void scan_replica(v1::Replica* replica, const std::string& disk_path = "");
+  // Every replica of an inventory.
+  void scan_inventory(v1::Inventory* inventory);
+
+  // "io_uring" or "pread", and why a fallback was taken ("" when none).
+  [[nodiscard]] const char* backend() const { return engine_->backend(); }
+  [[nodiscard]] const std::string& backend_note() const { return engine_->note(); }
+
+ private:
+  DeepScanner(FileSystem& fs, std::unique_ptr<ReadEngine> engine) : fs_(fs), engine_(std::move(engine)) {}
+  FileSystem& fs_;
+  std::unique_ptr<ReadEngine> engine_;
+};
+
+// One replica with a scanner made for the call. When the engine cannot be made, a replica with snapshots
+// gets one UNREADABLE finding saying why.
+void deep_scan_replica(FileSystem& fs, const std::string& disk_path, v1::Replica* replica,
+                       const DeepScanOptions& options);
+// Every replica of an inventory with one scanner.
+void deep_scan_inventory(FileSystem& fs, v1::Inventory* inventory, const DeepScanOptions& options);
+
+}  // namespace sentinel::scanner
