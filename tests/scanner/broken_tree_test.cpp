@@ -21,6 +21,7 @@
 #include "scanner/file_system.h"
 #include "scanner/replica_names.h"
 #include "scanner/scanner.h"
+#include "tests/scanner/delegating_file_system.h"
 #include "tests/scanner/fixture_support.h"
 #include "tools/treegen/broken_cases.h"
 #include "tools/treegen/replica_writer.h"
@@ -35,27 +36,7 @@ using v1::Finding;
 
 constexpr const char* kControl = "healthy-control-600d600d";
 
-// Delegates everything to the real file system; subclasses override the calls they want to break.
-class DelegatingFileSystem : public FileSystem {
- public:
-  SysResult<Fd> open_root(const std::string& path) override { return real_.open_root(path); }
-  SysResult<Fd> open_dir_at(int dir_fd, const std::string& name) override { return real_.open_dir_at(dir_fd, name); }
-  SysResult<Fd> open_file_at(int dir_fd, const std::string& name) override {
-    return real_.open_file_at(dir_fd, name);
-  }
-  SysResult<std::vector<DirEntry>> list_dir(int dir_fd) override { return real_.list_dir(dir_fd); }
-  SysResult<FileStat> stat_at(int dir_fd, const std::string& name) override { return real_.stat_at(dir_fd, name); }
-  SysResult<FileStat> stat_fd(int fd) override { return real_.stat_fd(fd); }
-  SysResult<size_t> read_at(int fd, void* buffer, size_t length, uint64_t offset) override {
-    return real_.read_at(fd, buffer, length, offset);
-  }
-  SysResult<Done> map_extents(int fd, uint64_t file_size, const ExtentSink& sink) override {
-    return real_.map_extents(fd, file_size, sink);
-  }
-
- private:
-  PosixFileSystem real_;
-};
+using testing::DelegatingFileSystem;
 
 // Remembers the path behind every descriptor it hands out, and every path the scanner tried to open.
 // Thread-safe: the scanner calls it from its worker threads.

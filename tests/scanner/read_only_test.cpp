@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scanner/scanner.h"
+#include "tests/scanner/delegating_file_system.h"
 #include "tests/scanner/fixture_support.h"
 
 namespace sentinel::testing {
@@ -106,25 +107,13 @@ TEST(ReadOnly, ScanOfEveryFixtureChangesNothing) {
 }
 
 // Wraps the real file system and records the kernel's view of every descriptor it opens.
-class FlagRecordingFileSystem final : public scanner::FileSystem {
+class FlagRecordingFileSystem final : public DelegatingFileSystem {
  public:
-  scanner::SysResult<scanner::Fd> open_root(const std::string& path) override { return real_.open_root(path); }
   scanner::SysResult<scanner::Fd> open_dir_at(int dir_fd, const std::string& name) override {
-    return record(real_.open_dir_at(dir_fd, name), name);
+    return record(DelegatingFileSystem::open_dir_at(dir_fd, name), name);
   }
   scanner::SysResult<scanner::Fd> open_file_at(int dir_fd, const std::string& name) override {
-    return record(real_.open_file_at(dir_fd, name), name);
-  }
-  scanner::SysResult<std::vector<scanner::DirEntry>> list_dir(int fd) override { return real_.list_dir(fd); }
-  scanner::SysResult<scanner::FileStat> stat_at(int dir_fd, const std::string& name) override {
-    return real_.stat_at(dir_fd, name);
-  }
-  scanner::SysResult<scanner::FileStat> stat_fd(int fd) override { return real_.stat_fd(fd); }
-  scanner::SysResult<size_t> read_at(int fd, void* buf, size_t len, uint64_t off) override {
-    return real_.read_at(fd, buf, len, off);
-  }
-  scanner::SysResult<scanner::Done> map_extents(int fd, uint64_t size, const scanner::ExtentSink& sink) override {
-    return real_.map_extents(fd, size, sink);
+    return record(DelegatingFileSystem::open_file_at(dir_fd, name), name);
   }
 
   std::map<std::string, long> flags_by_name;
@@ -144,7 +133,6 @@ class FlagRecordingFileSystem final : public scanner::FileSystem {
     }
     return fd;
   }
-  scanner::PosixFileSystem real_;
 };
 
 TEST(ReadOnly, EveryOpenIsReadOnlyNoFollowNoAtime) {
@@ -152,7 +140,9 @@ TEST(ReadOnly, EveryOpenIsReadOnlyNoFollowNoAtime) {
   std::vector<std::string> disks;
   for (const auto& c : fixture_cases()) disks.push_back(extract_case_as_disk(c, tmp.path()));
   FlagRecordingFileSystem spy;
-  auto inventory = scanner::scan_disks(spy, disks, "test", {});
+  scanner::ScanOptions one_thread;  // the spy's map is not locked
+  one_thread.threads = 1;
+  auto inventory = scanner::scan_disks(spy, disks, "test", one_thread);
   ASSERT_GT(inventory.replicas_size(), 0);
   ASSERT_GT(spy.flags_by_name.size(), 10u);
   for (const auto& [name, flags] : spy.flags_by_name) {
