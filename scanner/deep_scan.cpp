@@ -6,9 +6,11 @@
 #include <set>
 #include <vector>
 
+#include "scanner/content_digest.h"
 #include "scanner/crc64.h"
 #include "scanner/findings.h"
 #include "scanner/longhorn_metadata.h"
+#include "scanner/merged_view.h"
 #include "scanner/replica_names.h"
 
 namespace sentinel::scanner {
@@ -61,30 +63,6 @@ bool expect(std::string_view text, size_t& pos, char c) {
   if (pos >= text.size() || text[pos] != c) return false;
   ++pos;
   return true;
-}
-
-// The identity that must not change while a file is read.
-struct Identity {
-  uint64_t inode = 0;
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
-  bool operator==(const Identity&) const = default;
-};
-
-Identity identity_of(const FileStat& st) { return {st.inode, st.size, st.mtime_ns, st.ctime_ns}; }
-Identity identity_of(const Image& image) {
-  return {image.inode(), image.apparent_bytes(), image.mtime_ns(), image.ctime_ns()};
-}
-
-std::string describe_change(const Identity& was, const Identity& now) {
-  std::string what;
-  auto add = [&](const std::string& part) { what += (what.empty() ? "" : ", ") + part; };
-  if (was.inode != now.inode) add("inode " + std::to_string(was.inode) + " -> " + std::to_string(now.inode));
-  if (was.size != now.size) add("size " + std::to_string(was.size) + " -> " + std::to_string(now.size));
-  if (was.mtime_ns != now.mtime_ns) add("mtime " + go_time_string_utc(was.mtime_ns) + " -> " + go_time_string_utc(now.mtime_ns));
-  if (was.ctime_ns != now.ctime_ns) add("ctime " + go_time_string_utc(was.ctime_ns) + " -> " + go_time_string_utc(now.ctime_ns));
-  return what;
 }
 
 bool is_snapshot(const Image& image) {
@@ -188,7 +166,7 @@ v1::StoredChecksum verify_stored_checksum(const v1::ChecksumRecord* record, bool
 SysResult<std::unique_ptr<DeepScanner>> DeepScanner::create(FileSystem& fs, const DeepScanOptions& options) {
   auto engine = ReadEngine::create(options.read, options.queue_factory);
   if (!engine) return engine.error();
-  return std::unique_ptr<DeepScanner>(new DeepScanner(fs, std::move(engine.value())));
+  return std::unique_ptr<DeepScanner>(new DeepScanner(fs, std::move(engine.value()), options));
 }
 
 namespace {
@@ -196,22 +174,93 @@ namespace {
 // One replica's deep scan.
 class ReplicaDeepScan {
  public:
-  ReplicaDeepScan(FileSystem& fs, ReadEngine& engine, v1::Replica* replica)
-      : fs_(fs), engine_(engine), replica_(replica), rel_dir_("replicas/" + replica->dir()) {}
+  ReplicaDeepScan(FileSystem& fs, ReadEngine& engine, const DeepScanOptions& options, v1::Replica* replica)
+      : fs_(fs), engine_(engine), options_(options), replica_(replica), rel_dir_("replicas/" + replica->dir()) {}
 
   void run(const std::string& disk) {
     bool any = false;
     for (const Image& image : replica_->images()) any = any || is_snapshot(image);
-    if (!any) return;
-    if (!open_dir(disk)) return;
+    std::string no_merged_view;
+    if (options_.content_digest) {
+      v1::ContentSummary* content = replica_->mutable_content();
+      content->set_chunk_bytes(kContentChunkBytes);
+      content->set_zero_chunk_digest(zero_chunk_digest().hex());
+      no_merged_view = merged_view_unavailable(*replica_);
+      if (!no_merged_view.empty()) content->set_skipped(no_merged_view);
+    }
+    const bool digest = options_.content_digest && no_merged_view.empty();
+    if (!any && !digest) return;
+    if (!open_dir(disk)) {
+      if (digest) replica_->mutable_content()->set_skipped("the replica directory could not be opened");
+      return;
+    }
     for (Image& image : *replica_->mutable_images()) {
       if (is_snapshot(image)) scan_image(&image);
     }
+    if (digest) digest_merged_view();
   }
 
  private:
   void finding(Finding::Code code, Finding::Severity severity, std::string message, std::string path) {
     add_finding(replica_->mutable_findings(), code, severity, "deep scan: " + std::move(message), std::move(path));
+  }
+
+  // The content digest over the merged view (content_digest.h, merged_view.h).
+  void digest_merged_view() {
+    v1::ContentSummary* content = replica_->mutable_content();
+    ContentDigester digester(replica_->size_bytes(), options_.keep_chunks);
+    MergedViewSink sink;
+    sink.data = [&](uint64_t offset, const uint8_t* data, size_t length) {
+      return digester.data(offset, data, length);
+    };
+    sink.zeros = [&](uint64_t offset, uint64_t length) { return digester.zeros(offset, length); };
+    const MergedViewReport report =
+        stream_merged_view(fs_, engine_, dir_fd_.get(), merged_layers_of(*replica_, raw_names_),
+                           replica_->size_bytes(), sink);
+    content->set_run_count(report.run_count);
+    content->set_mapped_bytes(report.mapped_bytes);
+    content->set_read_bytes(report.read_bytes);
+    if (report.ok() && digester.complete()) {
+      replica_->set_content_digest(digester.digest().hex());
+      content->set_chunk_count(digester.chunk_count());
+      content->set_nonzero_chunk_count(digester.nonzero_chunk_count());
+      for (const ChunkDigest& chunk : digester.chunks()) {
+        v1::ContentChunk* out = content->add_chunks();
+        out->set_index(chunk.index);
+        out->set_digest(chunk.digest.hex());
+      }
+      return;
+    }
+    using Outcome = MergedViewReport::Outcome;
+    Finding::Code code = Finding::UNREADABLE;
+    Finding::Severity severity = Finding::ERROR;
+    switch (report.outcome) {
+      case Outcome::kVanished:
+        code = Finding::VANISHED;
+        severity = Finding::WARNING;
+        break;
+      case Outcome::kChanged:
+        code = Finding::CHANGED_DURING_SCAN;
+        severity = Finding::WARNING;
+        break;
+      case Outcome::kExtentMapFailed:
+        code = Finding::EXTENT_MAP_FAILED;
+        break;
+      case Outcome::kUnreadable:
+        break;
+      default:  // kStopped (the digester refused a piece: a bug, not a disk problem), kNotApplicable
+        content->set_skipped("internal error: the merged view did not fit the volume Size (" + report.message + ")");
+        return;
+    }
+    content->set_skipped(report.path + ": " + report.message);
+    // One problem, one finding: the crc64 pass may have reported this file for the same reason already.
+    for (Finding& f : *replica_->mutable_findings()) {
+      if (f.code() == code && f.path() == report.path && f.message().rfind("deep scan:", 0) == 0) {
+        f.set_message(f.message() + "; content digest not computed either");
+        return;
+      }
+    }
+    finding(code, severity, report.message + "; content digest not computed", report.path);
   }
 
   // Opens <disk>/replicas/<dir> and learns the raw names of its entries (the inventory holds escaped names).
@@ -296,8 +345,8 @@ class ReplicaDeepScan {
       verdict("", image->ctime_ns());
       return;
     }
-    const Identity at_quick_scan = identity_of(*image);
-    const Identity at_open = identity_of(*before);
+    const FileIdentity at_quick_scan = identity_of(*image);
+    const FileIdentity at_open = identity_of(*before);
     if (before->type != EntryType::kRegular || !(at_open == at_quick_scan)) {
       finding(Finding::CHANGED_DURING_SCAN, Finding::WARNING,
               "snapshot changed since the quick scan (" +
@@ -357,6 +406,7 @@ class ReplicaDeepScan {
 
   FileSystem& fs_;
   ReadEngine& engine_;
+  const DeepScanOptions& options_;
   v1::Replica* replica_;
   std::string rel_dir_;
   Fd dir_fd_;
@@ -367,7 +417,7 @@ class ReplicaDeepScan {
 }  // namespace
 
 void DeepScanner::scan_replica(v1::Replica* replica, const std::string& disk_path) {
-  ReplicaDeepScan(fs_, *engine_, replica).run(disk_path.empty() ? replica->disk() : disk_path);
+  ReplicaDeepScan(fs_, *engine_, options_, replica).run(disk_path.empty() ? replica->disk() : disk_path);
 }
 
 void DeepScanner::scan_inventory(v1::Inventory* inventory) {
@@ -376,13 +426,20 @@ void DeepScanner::scan_inventory(v1::Inventory* inventory) {
 
 namespace {
 
-void report_no_engine(v1::Replica* replica, const SysError& error) {
-  for (const Image& image : replica->images()) {
-    if (!is_snapshot(image)) continue;
-    add_finding(replica->mutable_findings(), Finding::UNREADABLE, Finding::ERROR,
-                "deep scan impossible: " + error.message(), "replicas/" + replica->dir());
-    return;
+void report_no_engine(v1::Replica* replica, const SysError& error, const DeepScanOptions& options) {
+  bool any = false;
+  for (const Image& image : replica->images()) any = any || is_snapshot(image);
+  if (options.content_digest) {
+    v1::ContentSummary* content = replica->mutable_content();
+    content->set_chunk_bytes(kContentChunkBytes);
+    content->set_zero_chunk_digest(zero_chunk_digest().hex());
+    std::string why = merged_view_unavailable(*replica);
+    any = any || why.empty();
+    content->set_skipped(why.empty() ? "deep scan impossible: " + error.message() : why);
   }
+  if (!any) return;
+  add_finding(replica->mutable_findings(), Finding::UNREADABLE, Finding::ERROR,
+              "deep scan impossible: " + error.message(), "replicas/" + replica->dir());
 }
 
 }  // namespace
@@ -391,7 +448,7 @@ void deep_scan_replica(FileSystem& fs, const std::string& disk_path, v1::Replica
                        const DeepScanOptions& options) {
   auto scanner = DeepScanner::create(fs, options);
   if (!scanner) {
-    report_no_engine(replica, scanner.error());
+    report_no_engine(replica, scanner.error(), options);
     return;
   }
   (*scanner)->scan_replica(replica, disk_path);
@@ -400,7 +457,7 @@ void deep_scan_replica(FileSystem& fs, const std::string& disk_path, v1::Replica
 void deep_scan_inventory(FileSystem& fs, v1::Inventory* inventory, const DeepScanOptions& options) {
   auto scanner = DeepScanner::create(fs, options);
   if (!scanner) {
-    for (v1::Replica& replica : *inventory->mutable_replicas()) report_no_engine(&replica, scanner.error());
+    for (v1::Replica& replica : *inventory->mutable_replicas()) report_no_engine(&replica, scanner.error(), options);
     return;
   }
   (*scanner)->scan_inventory(inventory);

@@ -1,5 +1,6 @@
 // The deep scan: Longhorn's snapshot checksum of every snapshot of a replica, computed from the allocated
-// extents only, and checked against the `.img.checksum` record Longhorn left beside it (issue 3).
+// extents only, and checked against the `.img.checksum` record Longhorn left beside it; and the replica's
+// content digest over its merged volume (issue 3).
 //
 // Contract:
 // - Runs after the quick scan (scanner.h) on the replicas it produced and only adds to them: for every
@@ -13,8 +14,19 @@
 //   next snapshot is read. A file whose (inode, size, mtime, ctime) changed since the quick scan or during the
 //   read, or that ends early, gets CHANGED_DURING_SCAN (WARNING) and no crc64: it is never called corrupt.
 //   A MISMATCH adds CHECKSUM_MISMATCH (ERROR), a FLAGGED record CHECKSUM_FLAGGED (ERROR).
-// - Cost: the image's allocated bytes, once, plus O(log size) per hole; memory is the engine's buffer block
-//   (queue depth x block size) plus one extent list at a time.
+// - Content digest (DeepScanOptions::content_digest, on by default): `content_digest` and `content` of the
+//   replica, the XXH3-128 construction of content_digest.h over the merged view of merged_view.h (head and
+//   every snapshot of the chain, Removed ones included). It is a second pass after the snapshots' crc64: the
+//   owned runs of each layer are read again (snapshot data that the crc64 pass read is read twice; the head
+//   once). A layer that changed since the quick scan or during the read (the head of a running replica does)
+//   gives CHANGED_DURING_SCAN and no digest; an unreadable one UNREADABLE. A file the crc64 pass already
+//   reported for the same reason gets no second finding: that finding's message says the digest is missing
+//   too. A replica whose merged view cannot be built (no Size, incomplete chain, backing image) gets no digest
+//   and `content.skipped` says why, without a finding (the quick scan already reported the cause).
+// - Cost: the image's allocated bytes, once, plus O(log size) per hole; for the digest, the chain's owned bytes
+//   once more, all-zero chunks nothing and the zeros inside chunks with data a few additions per 64 bytes
+//   (content_digest.h); memory is the engine's buffer block (queue depth x block size) plus one extent list at
+//   a time, plus the merged run list (24 bytes per run, about one run per extent).
 // - A DeepScanner is used by one thread at a time; scanners on different threads are independent.
 #pragma once
 
@@ -33,6 +45,8 @@ namespace sentinel::scanner {
 struct DeepScanOptions {
   ReadOptions read;                // queue depth, block size, O_DIRECT, rate cap, backend
   ReadQueueFactory queue_factory;  // empty: io_uring with pread fallback; tests inject faults here
+  bool content_digest = true;      // also Replica.content_digest over the merged view (a second pass)
+  bool keep_chunks = false;        // with content_digest: list the non-zero chunks in Replica.content.chunks
 };
 
 // The verdict on a snapshot's stored checksum record. Pure.
@@ -54,8 +68,9 @@ class DeepScanner {
   // unavailable).
   static SysResult<std::unique_ptr<DeepScanner>> create(FileSystem& fs, const DeepScanOptions& options);
 
-  // Deep-scans the snapshots of one replica found by the quick scan on `disk_path` (the replica's own
-  // `disk` field when empty). The replica directory is reopened as <disk>/replicas/<dir>.
+  // Deep-scans the snapshots (and, when asked, the merged volume) of one replica found by the quick scan on
+  // `disk_path` (the replica's own `disk` field when empty). The replica directory is reopened as
+  // <disk>/replicas/<dir>.
   void scan_replica(v1::Replica* replica, const std::string& disk_path = "");
   // Every replica of an inventory.
   void scan_inventory(v1::Inventory* inventory);
@@ -65,13 +80,15 @@ class DeepScanner {
   [[nodiscard]] const std::string& backend_note() const { return engine_->note(); }
 
  private:
-  DeepScanner(FileSystem& fs, std::unique_ptr<ReadEngine> engine) : fs_(fs), engine_(std::move(engine)) {}
+  DeepScanner(FileSystem& fs, std::unique_ptr<ReadEngine> engine, const DeepScanOptions& options)
+      : fs_(fs), engine_(std::move(engine)), options_(options) {}
   FileSystem& fs_;
   std::unique_ptr<ReadEngine> engine_;
+  DeepScanOptions options_;
 };
 
-// One replica with a scanner made for the call. When the engine cannot be made, a replica with snapshots
-// gets one UNREADABLE finding saying why.
+// One replica with a scanner made for the call. When the engine cannot be made, a replica with snapshots (or,
+// with content_digest, any replica) gets one UNREADABLE finding saying why.
 void deep_scan_replica(FileSystem& fs, const std::string& disk_path, v1::Replica* replica,
                        const DeepScanOptions& options);
 // Every replica of an inventory with one scanner.

@@ -9,6 +9,7 @@ SENTINEL_PACKAGES=(
   libboost-dev libboost-program-options-dev
   libspdlog-dev nlohmann-json3-dev
   liburing-dev libisal-dev libxxhash-dev
+  libssl-dev
   libgtest-dev libgmock-dev
   e2fsprogs tar coreutils
 )

@@ -67,6 +67,45 @@ void print_row(std::ostream& out, const std::vector<std::string>& cells, const s
   out << "\n";
 }
 
+bool has_deep_scan(const v1::Replica& replica) {
+  if (replica.has_content()) return true;
+  for (const auto& image : replica.images()) {
+    if (!image.crc64().empty() || image.has_stored_checksum()) return true;
+  }
+  return false;
+}
+
+// The deep scan's results: per replica its content digest, per snapshot its crc64 and the verdict on
+// Longhorn's stored record, and with --chunks the chunks that hold data.
+void print_deep_scan(const v1::Inventory& inventory, std::ostream& out) {
+  bool header_printed = false;
+  for (const auto& r : inventory.replicas()) {
+    if (!has_deep_scan(r)) continue;
+    if (!header_printed) {
+      out << "\nDeep scan (content: XXH3-128 of the merged volume in 4 MiB chunks, equal on replicas holding the "
+             "same bytes; crc64: Longhorn's snapshot checksum):\n";
+      header_printed = true;
+    }
+    out << "  " << r.dir() << "\n    content  ";
+    if (!r.content_digest().empty()) {
+      const auto& c = r.content();
+      out << r.content_digest() << "  " << c.chunk_count() << (c.chunk_count() == 1 ? " chunk, " : " chunks, ")
+          << c.nonzero_chunk_count() << " with data, " << human_bytes(c.read_bytes()) << " read\n";
+    } else {
+      out << "-  (" << (r.content().skipped().empty() ? "not computed" : r.content().skipped()) << ")\n";
+    }
+    for (const auto& image : r.images()) {
+      if (image.crc64().empty() && !image.has_stored_checksum()) continue;
+      std::string state = v1::StoredChecksum::State_Name(image.stored_checksum().state());
+      out << "    crc64    " << (image.crc64().empty() ? std::string(16, '-') : image.crc64()) << "  stored "
+          << state << "  " << image.name() << "\n";
+    }
+    for (const auto& chunk : r.content().chunks()) {
+      out << "    chunk " << std::left << std::setw(8) << chunk.index() << chunk.digest() << "\n";
+    }
+  }
+}
+
 }  // namespace
 
 void print_inventory_table(const v1::Inventory& inventory, std::ostream& out) {
@@ -116,6 +155,8 @@ void print_inventory_table(const v1::Inventory& inventory, std::ostream& out) {
           << f.path() << ": " << f.message() << "\n";
     }
   }
+
+  print_deep_scan(inventory, out);
 
   bool header_printed = false;
   for (const auto& r : inventory.replicas()) {

@@ -42,7 +42,7 @@ std::string host_name() {
 
 int run_scan(const std::vector<std::string>& args) {
   po::options_description opts(
-      "sentinelctl scan [--disk DIR]... [--json] [--extents] [--deep]\n"
+      "sentinelctl scan [--disk DIR]... [--json] [--extents] [--deep [--chunks]]\n"
       "\n"
       "Lists every directory under <disk>/replicas/ with its volume, size, allocated bytes, snapshot chain,\n"
       "revision counter, state and findings. Nothing on the disk is changed: files are opened read-only,\n"
@@ -52,6 +52,7 @@ int run_scan(const std::vector<std::string>& args) {
       "  sentinelctl scan                                   # /var/lib/longhorn\n"
       "  sentinelctl scan --disk /var/lib/longhorn --disk /mnt/disk2\n"
       "  sentinelctl scan --json | jq '.replicas[] | {volume, dir, revisionCounter}'\n"
+      "  sentinelctl scan --deep --json | jq '.replicas[] | {volume, dir, contentDigest}'\n"
       "\n"
       "Options");
   opts.add_options()("help,h", "show this help")(
@@ -61,7 +62,11 @@ int run_scan(const std::vector<std::string>& args) {
       "compact", po::bool_switch(), "with --json: one line, no indentation")(
       "extents", po::bool_switch(), "include each image's extent list (offset, length), not just the count")(
       "deep", po::bool_switch(),
-      "also read every snapshot's allocated data (io_uring) for Longhorn's crc64, checked against .img.checksum")(
+      "also read every snapshot's allocated data (io_uring) for Longhorn's crc64, checked against .img.checksum, "
+      "and each replica's merged volume for its content digest (XXH3-128 over 4 MiB chunks; equal digests = "
+      "equal volume bytes)")(
+      "chunks", po::bool_switch(),
+      "with --deep (implies it): list the 4 MiB chunks of each merged volume that hold data, with their digests")(
       "node", po::value<std::string>()->default_value(host_name()), "node name recorded in the inventory");
   po::variables_map vm;
   try {
@@ -81,7 +86,11 @@ int run_scan(const std::vector<std::string>& args) {
   scan_options.include_extents = vm["extents"].as<bool>();
   sentinel::scanner::PosixFileSystem fs;
   auto inventory = sentinel::scanner::scan_disks(fs, disks, vm["node"].as<std::string>(), scan_options);
-  if (vm["deep"].as<bool>()) sentinel::scanner::deep_scan_inventory(fs, &inventory, {});
+  if (vm["deep"].as<bool>() || vm["chunks"].as<bool>()) {
+    sentinel::scanner::DeepScanOptions deep_options;
+    deep_options.keep_chunks = vm["chunks"].as<bool>();
+    sentinel::scanner::deep_scan_inventory(fs, &inventory, deep_options);
+  }
 
   if (vm["json"].as<bool>()) {
     std::cout << sentinel::tools::inventory_to_json(inventory, !vm["compact"].as<bool>()) << "\n";
