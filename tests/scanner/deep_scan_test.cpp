@@ -17,6 +17,7 @@
 #include "scanner/findings.h"
 #include "scanner/longhorn_metadata.h"
 #include "scanner/scanner.h"
+#include "tests/scanner/delegating_file_system.h"
 #include "tests/scanner/fixture_support.h"
 
 namespace sentinel::scanner {
@@ -346,23 +347,12 @@ TEST(DeepScanFaults, ShortReadsAndEagainStillGiveLonghornsSums) {
 }
 
 // A FileSystem that truncates the target file right after mapping its extents; everything else is real.
-class TruncateAfterMapFs final : public FileSystem {
+class TruncateAfterMapFs final : public testing::DelegatingFileSystem {
  public:
   TruncateAfterMapFs(uint64_t inode, std::string path, uint64_t new_size)
       : inode_(inode), path_(std::move(path)), new_size_(new_size) {}
-  SysResult<Fd> open_root(const std::string& path) override { return real_.open_root(path); }
-  SysResult<Fd> open_dir_at(int dir_fd, const std::string& name) override { return real_.open_dir_at(dir_fd, name); }
-  SysResult<Fd> open_file_at(int dir_fd, const std::string& name) override {
-    return real_.open_file_at(dir_fd, name);
-  }
-  SysResult<std::vector<DirEntry>> list_dir(int dir_fd) override { return real_.list_dir(dir_fd); }
-  SysResult<FileStat> stat_at(int dir_fd, const std::string& name) override { return real_.stat_at(dir_fd, name); }
-  SysResult<FileStat> stat_fd(int fd) override { return real_.stat_fd(fd); }
-  SysResult<size_t> read_at(int fd, void* buffer, size_t length, uint64_t offset) override {
-    return real_.read_at(fd, buffer, length, offset);
-  }
   SysResult<Done> map_extents(int fd, uint64_t file_size, const ExtentSink& sink) override {
-    auto result = real_.map_extents(fd, file_size, sink);
+    auto result = DelegatingFileSystem::map_extents(fd, file_size, sink);
     if (inode_of(fd) == inode_) {
       EXPECT_EQ(::truncate(path_.c_str(), static_cast<off_t>(new_size_)), 0);
     }
@@ -370,7 +360,6 @@ class TruncateAfterMapFs final : public FileSystem {
   }
 
  private:
-  PosixFileSystem real_;
   uint64_t inode_;
   std::string path_;
   uint64_t new_size_;

@@ -33,6 +33,7 @@
 #include "scanner/content_digest.h"
 #include "scanner/deep_scan.h"
 #include "scanner/scanner.h"
+#include "tests/scanner/delegating_file_system.h"
 #include "tests/scanner/fixture_support.h"
 #include "tools/treegen/replica_writer.h"
 
@@ -492,27 +493,17 @@ TEST(ContentDigestLayering, SameVisibleBytesGiveTheSameDigest) {
 // Longhorn's rule for a block owned by a layer whose apparent size ends inside or before it: zeros, even where
 // an older layer has data. Such an extent can only come from FIEMAP past end of file (preallocation), which the
 // real file system layer clips; a wrapper plays it.
-class ExtentPastEofFs final : public FileSystem {
+class ExtentPastEofFs final : public testing::DelegatingFileSystem {
  public:
   ExtentPastEofFs(uint64_t inode, uint64_t extra) : inode_(inode), extra_(extra) {}
-  SysResult<Fd> open_root(const std::string& path) override { return real_.open_root(path); }
-  SysResult<Fd> open_dir_at(int dir_fd, const std::string& name) override { return real_.open_dir_at(dir_fd, name); }
-  SysResult<Fd> open_file_at(int dir_fd, const std::string& name) override { return real_.open_file_at(dir_fd, name); }
-  SysResult<std::vector<DirEntry>> list_dir(int dir_fd) override { return real_.list_dir(dir_fd); }
-  SysResult<FileStat> stat_at(int dir_fd, const std::string& name) override { return real_.stat_at(dir_fd, name); }
-  SysResult<FileStat> stat_fd(int fd) override { return real_.stat_fd(fd); }
-  SysResult<size_t> read_at(int fd, void* buffer, size_t length, uint64_t offset) override {
-    return real_.read_at(fd, buffer, length, offset);
-  }
   SysResult<Done> map_extents(int fd, uint64_t file_size, const ExtentSink& sink) override {
-    auto r = real_.map_extents(fd, file_size, sink);
-    auto st = real_.stat_fd(fd);
+    auto r = DelegatingFileSystem::map_extents(fd, file_size, sink);
+    auto st = DelegatingFileSystem::stat_fd(fd);
     if (r.ok() && st.ok() && st->inode == inode_) sink(file_size, extra_);
     return r;
   }
 
  private:
-  PosixFileSystem real_;
   uint64_t inode_;
   uint64_t extra_;
 };
