@@ -431,8 +431,9 @@ ReadReport ReadEngine::read(int fd, const std::vector<ReadExtent>& extents, cons
 
     completions.clear();
     if (int rc = queue.submit_and_wait(1, &completions); rc < 0) {
-      // The queue itself broke. Its destructor waits for the kernel where it can, but a request still in
-      // flight could land in the block later: give the block up for good rather than reuse it.
+      // The queue itself broke. Tearing an io_uring down does not wait for reads already handed to the kernel,
+      // so one could still land in the block later: give the block up for good (block_size bytes leaked per
+      // broken queue, which takes a kernel fault to happen) rather than reuse or free it.
       if (in_flight > 0) {
         [[maybe_unused]] uint8_t* abandoned = impl.block.release();
 #if defined(__SANITIZE_ADDRESS__)

@@ -79,7 +79,8 @@ class ReadQueue {
   virtual void prepare_read(int fd, void* buffer, uint32_t length, uint64_t offset, uint64_t tag) = 0;
   // Submits everything prepared, waits until at least `wait_for` completions are available (0: do not
   // wait) and appends every available completion to `out`. Returns 0, or -errno when the queue itself failed;
-  // a failed queue is discarded by the engine (its destructor waits for whatever it still had in flight).
+  // a failed queue is discarded by the engine, which then never reuses the buffer block (reads still in the
+  // kernel may land in it).
   virtual int submit_and_wait(unsigned wait_for, std::vector<ReadCompletion>* out) = 0;
 };
 
