@@ -19,6 +19,8 @@
 //
 // Exit: 0 when the report was produced (PASS or FAIL), 1 when it could not run, 2 on a usage error.
 // It is a benchmark, never a test: not registered with ctest. Run it through bench/run-quick-scan.sh.
+#include "bench/bench_support.h"
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -50,6 +52,8 @@
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
 
+using namespace sentinel::bench;  // NOLINT: the shared bench helpers
+
 namespace {
 
 constexpr int kExitReport = 0;
@@ -78,37 +82,11 @@ struct TreeSpec {
   }
 };
 
-[[noreturn]] void fail_errno(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Tree generation
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
-void write_file(const fs::path& path, const std::string& bytes, mode_t mode = 0644) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) fail_errno("create " + path.string());
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      errno = err;
-      fail_errno("write " + path.string());
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) fail_errno("close " + path.string());
-}
 
 // A sparse image of `size` bytes with `count` 4 KiB unwritten extents, one per stride, a hole between each two.
 void make_image(const fs::path& path, uint64_t size, uint64_t count, bool shifted) {
@@ -250,124 +228,13 @@ Usage tree_usage(const fs::path& dir) {
 // ---------------------------------------------------------------------------------------------------------------
 // Child processes
 
-std::string find_program(const std::string& name) {
-  std::vector<std::string> dirs;
-  if (const char* path = std::getenv("PATH")) {
-    std::stringstream ss(path);
-    for (std::string d; std::getline(ss, d, ':');) {
-      if (!d.empty()) dirs.push_back(d);
-    }
-  }
-  for (const char* d : {"/usr/sbin", "/sbin", "/usr/bin", "/bin"}) dirs.emplace_back(d);  // filefrag is in sbin
-  for (const auto& d : dirs) {
-    const std::string candidate = d + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  throw std::runtime_error(name + " not found (PATH, /usr/sbin, /sbin)");
-}
 
-struct ChildRun {
-  double seconds = 0;
-  long max_rss_kib = 0;
-  std::string out;  // stdout, when captured
-};
 
-std::string describe(const std::vector<std::string>& argv) {
-  std::string s = argv[0];
-  for (size_t i = 1; i < argv.size() && i < 4; ++i) s += " " + argv[i];
-  if (argv.size() > 4) s += " ... (" + std::to_string(argv.size() - 1) + " arguments)";
-  return s;
-}
 
-// Runs argv[0] (a path) with stdout to /dev/null or captured; stderr stays ours. Fails unless it exits 0.
-ChildRun run_child(const std::vector<std::string>& argv, bool capture) {
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  int out_fd = -1;
-  int pipe_fds[2] = {-1, -1};
-  if (capture) {
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) fail_errno("pipe");
-  } else {
-    out_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (out_fd < 0) fail_errno("open /dev/null");
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  pid_t pid = ::fork();
-  if (pid < 0) fail_errno("fork");
-  if (pid == 0) {
-    if (::dup2(capture ? pipe_fds[1] : out_fd, STDOUT_FILENO) < 0) ::_exit(126);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  ChildRun run;
-  if (capture) {
-    ::close(pipe_fds[1]);
-    char buf[1 << 16];
-    for (;;) {
-      ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      run.out.append(buf, static_cast<size_t>(n));
-    }
-    ::close(pipe_fds[0]);
-  }
-  int status = 0;
-  struct rusage usage {};
-  while (::wait4(pid, &status, 0, &usage) < 0) {
-    if (errno != EINTR) fail_errno("wait4");
-  }
-  const auto t1 = std::chrono::steady_clock::now();
-  if (out_fd >= 0) ::close(out_fd);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error(describe(argv) + " failed (" +
-                             (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-                                                : "signal " + std::to_string(WTERMSIG(status))) +
-                             ")");
-  }
-  run.seconds = std::chrono::duration<double>(t1 - t0).count();
-  run.max_rss_kib = usage.ru_maxrss;  // KiB on Linux
-  return run;
-}
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
-std::string join_times(const std::vector<double>& v) {
-  std::string s;
-  char buf[32];
-  for (double x : v) {
-    std::snprintf(buf, sizeof buf, "%s%.3f", s.empty() ? "" : " ", x);
-    s += buf;
-  }
-  return s;
-}
 
-std::string fs_type_name(const fs::path& dir) {
-  struct statfs sfs {};
-  if (::statfs(dir.c_str(), &sfs) != 0) return "unknown";
-  switch (static_cast<uint64_t>(sfs.f_type)) {
-    case 0xEF53: return "ext2/3/4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794C7630: return "overlayfs";
-    default: {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(sfs.f_type));
-      return buf;
-    }
-  }
-}
 
-uint64_t as_u64(const nlohmann::json& v) {
-  if (v.is_string()) return std::stoull(v.get<std::string>());  // proto3 JSON prints uint64 as a string
-  if (v.is_number_unsigned() || v.is_number_integer()) return v.get<uint64_t>();
-  return 0;
-}
 
 int run(int argc, char** argv) {
   TreeSpec spec;
