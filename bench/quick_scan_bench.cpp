@@ -241,6 +241,7 @@ int run(int argc, char** argv) {
   std::string dir_arg;
   std::string sentinelctl;
   int runs = 3;
+  unsigned threads = 0;
   bool regenerate = false;
   po::options_description opts(
       "quick_scan_bench [--dir DIR] [--runs N] [--replicas N] [--extents N] [--regenerate]\n"
@@ -258,6 +259,7 @@ int run(int argc, char** argv) {
       "replicas", po::value(&spec.replicas)->default_value(200), "replica directories (a head + a snapshot each)")(
       "extents", po::value(&spec.extents)->default_value(1'000'000), "extents in the whole tree")(
       "sentinelctl", po::value(&sentinelctl)->default_value(SENTINELCTL_PATH), "the sentinelctl to measure")(
+      "threads", po::value(&threads)->default_value(0), "passed to sentinelctl scan --threads (0: one per core)")(
       "regenerate", po::bool_switch(&regenerate), "rebuild the tree even when a matching one exists");
   po::variables_map vm;
   try {
@@ -329,7 +331,8 @@ int run(int argc, char** argv) {
   std::vector<std::string> du_argv = {du, "-s", dir.string()};
   std::vector<std::string> ff_argv = {filefrag};
   ff_argv.insert(ff_argv.end(), images.begin(), images.end());
-  std::vector<std::string> scan_argv = {sentinelctl, "scan", "--disk", dir.string(), "--json"};
+  std::vector<std::string> scan_argv = {sentinelctl, "scan", "--disk", dir.string(), "--json", "--threads",
+                                       std::to_string(threads)};
 
   run_child(du_argv, false);
   run_child(ff_argv, false);

@@ -67,6 +67,8 @@ int run_scan(const std::vector<std::string>& args) {
       "equal volume bytes)")(
       "chunks", po::bool_switch(),
       "with --deep (implies it): list the 4 MiB chunks of each merged volume that hold data, with their digests")(
+      "threads", po::value<unsigned>()->default_value(0),
+      "replica directories scanned at once; 0 = one per core (at most 8); 1 keeps the load off a busy node")(
       "node", po::value<std::string>()->default_value(host_name()), "node name recorded in the inventory");
   po::variables_map vm;
   try {
@@ -84,6 +86,7 @@ int run_scan(const std::vector<std::string>& args) {
                                                     : std::vector<std::string>{"/var/lib/longhorn"};
   sentinel::scanner::ScanOptions scan_options;
   scan_options.include_extents = vm["extents"].as<bool>();
+  scan_options.threads = vm["threads"].as<unsigned>();
   sentinel::scanner::PosixFileSystem fs;
   auto inventory = sentinel::scanner::scan_disks(fs, disks, vm["node"].as<std::string>(), scan_options);
   if (vm["deep"].as<bool>() || vm["chunks"].as<bool>()) {
