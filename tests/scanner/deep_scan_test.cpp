@@ -18,6 +18,7 @@
 #include "scanner/longhorn_metadata.h"
 #include "scanner/scanner.h"
 #include "tests/scanner/delegating_file_system.h"
+#include "tests/scanner/fault_injection.h"
 #include "tests/scanner/fixture_support.h"
 
 namespace sentinel::scanner {
@@ -28,6 +29,8 @@ using sentinel::testing::extract_case_as_disk;
 using sentinel::testing::fixture_cases;
 using sentinel::testing::fixtures_dir;
 using sentinel::testing::read_file;
+using sentinel::testing::HookedQueue;
+using sentinel::testing::inode_of;
 using sentinel::testing::TempDir;
 using v1::Finding;
 using v1::Image;
@@ -63,15 +66,6 @@ std::vector<const Finding*> findings_on(const v1::Replica& replica, Finding::Cod
   return out;
 }
 
-uint64_t inode_of(int fd) {
-  struct stat st {};
-  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
-}
-
-uint64_t inode_of(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
 
 // A disk extracted from a fixture and quick-scanned.
 struct ScannedCase {
@@ -243,37 +237,6 @@ TEST(DeepScanFixtures, CurrentMismatchAndFlaggedRecords) {
 
 // --- fault injection ---
 
-// Forwards to a real queue; `hook` may answer a request itself (a synthetic result) before it reaches the
-// kernel, or shorten it.
-class HookedQueue final : public ReadQueue {
- public:
-  using Hook = std::function<std::optional<int64_t>(int fd, uint64_t offset, uint32_t* length)>;
-  HookedQueue(std::unique_ptr<ReadQueue> inner, Hook hook) : inner_(std::move(inner)), hook_(std::move(hook)) {}
-  const char* name() const override { return inner_->name(); }
-  void register_buffer(void* base, size_t length) override { inner_->register_buffer(base, length); }
-  void prepare_read(int fd, void* buffer, uint32_t length, uint64_t offset, uint64_t tag) override {
-    if (auto result = hook_(fd, offset, &length)) {
-      synthetic_.push_back({tag, *result});
-      return;
-    }
-    inner_->prepare_read(fd, buffer, length, offset, tag);
-    ++inner_in_flight_;
-  }
-  int submit_and_wait(unsigned wait_for, std::vector<ReadCompletion>* out) override {
-    const size_t before = out->size();
-    const int rc = inner_->submit_and_wait(synthetic_.empty() && inner_in_flight_ > 0 ? wait_for : 0, out);
-    inner_in_flight_ -= static_cast<int>(out->size() - before);
-    out->insert(out->end(), synthetic_.begin(), synthetic_.end());
-    synthetic_.clear();
-    return rc;
-  }
-
- private:
-  std::unique_ptr<ReadQueue> inner_;
-  Hook hook_;
-  std::vector<ReadCompletion> synthetic_;
-  int inner_in_flight_ = 0;
-};
 
 DeepScanOptions hooked(HookedQueue::Hook hook, uint32_t block_bytes = 64 * 1024) {
   DeepScanOptions options;

@@ -34,6 +34,7 @@
 #include "scanner/deep_scan.h"
 #include "scanner/scanner.h"
 #include "tests/scanner/delegating_file_system.h"
+#include "tests/scanner/fault_injection.h"
 #include "tests/scanner/fixture_support.h"
 #include "tools/treegen/replica_writer.h"
 
@@ -45,6 +46,8 @@ using sentinel::testing::extract_case_as_disk;
 using sentinel::testing::fixture_cases;
 using sentinel::testing::fixtures_dir;
 using sentinel::testing::read_file;
+using sentinel::testing::HookedQueue;
+using sentinel::testing::inode_of;
 using sentinel::testing::TempDir;
 using v1::Finding;
 
@@ -675,46 +678,7 @@ TEST(MergedView, FortyGibSparseReplicaEndToEnd) {
 // ---------------------------------------------------------------------------------------------------------
 // Faults and replicas without a merged view.
 
-// Forwards to a real queue; `hook` may answer a request itself (a synthetic result) before it reaches the kernel.
-class HookedQueue final : public ReadQueue {
- public:
-  using Hook = std::function<std::optional<int64_t>(int fd, uint64_t offset, uint32_t length)>;
-  HookedQueue(std::unique_ptr<ReadQueue> inner, Hook hook) : inner_(std::move(inner)), hook_(std::move(hook)) {}
-  const char* name() const override { return inner_->name(); }
-  void register_buffer(void* base, size_t length) override { inner_->register_buffer(base, length); }
-  void prepare_read(int fd, void* buffer, uint32_t length, uint64_t offset, uint64_t tag) override {
-    if (auto result = hook_(fd, offset, length)) {
-      synthetic_.push_back({tag, *result});
-      return;
-    }
-    inner_->prepare_read(fd, buffer, length, offset, tag);
-    ++inner_in_flight_;
-  }
-  int submit_and_wait(unsigned wait_for, std::vector<ReadCompletion>* out) override {
-    const size_t before = out->size();
-    const int rc = inner_->submit_and_wait(synthetic_.empty() && inner_in_flight_ > 0 ? wait_for : 0, out);
-    inner_in_flight_ -= static_cast<int>(out->size() - before);
-    out->insert(out->end(), synthetic_.begin(), synthetic_.end());
-    synthetic_.clear();
-    return rc;
-  }
 
- private:
-  std::unique_ptr<ReadQueue> inner_;
-  Hook hook_;
-  std::vector<ReadCompletion> synthetic_;
-  int inner_in_flight_ = 0;
-};
-
-uint64_t inode_of(int fd) {
-  struct stat st {};
-  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
-}
-
-uint64_t inode_of(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
 
 // A replica with a snapshot and a head, both with data in several chunks.
 struct TwoLayers {
@@ -764,7 +728,7 @@ TEST(ContentDigestFaults, HeadChangedWhileItWasReadGivesNoDigest) {
   DeepScanOptions options;
   options.queue_factory = [&](const ReadOptions& o, std::string* note) {
     return std::unique_ptr<ReadQueue>(std::make_unique<HookedQueue>(
-        make_default_read_queue(o, note), [&](int fd, uint64_t, uint32_t) -> std::optional<int64_t> {
+        make_default_read_queue(o, note), [&](int fd, uint64_t, uint32_t*) -> std::optional<int64_t> {
           if (!touched && inode_of(fd) == head) {
             touched = true;
             EXPECT_EQ(::chmod(path.c_str(), 0600), 0);
@@ -789,9 +753,9 @@ TEST(ContentDigestFaults, EioInTheHeadIsUnreadableAndGivesNoDigest) {
   DeepScanOptions options;
   options.queue_factory = [&](const ReadOptions& o, std::string* note) {
     return std::unique_ptr<ReadQueue>(std::make_unique<HookedQueue>(
-        make_default_read_queue(o, note), [&](int fd, uint64_t offset, uint32_t length) -> std::optional<int64_t> {
+        make_default_read_queue(o, note), [&](int fd, uint64_t offset, uint32_t* length) -> std::optional<int64_t> {
           const uint64_t bad = 20 * kMiB + 8192;
-          if (inode_of(fd) == head && bad >= offset && bad < offset + length) return -EIO;
+          if (inode_of(fd) == head && bad >= offset && bad < offset + *length) return -EIO;
           return std::nullopt;
         }));
   };
