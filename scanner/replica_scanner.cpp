@@ -532,8 +532,11 @@ void ReplicaScan::finish() {
   }
   replica_.set_allocated_bytes(chain_allocated);
 
+  // Images were stat'ed when they were mapped; only the small files still need a stat.
   uint64_t dir_allocated = 0;
+  for (const auto& image : replica_.images()) dir_allocated += image.allocated_bytes();
   for (const auto& name : regular_files_) {
+    if (classify_replica_file(name) == ReplicaFileKind::kImage) continue;
     auto st = fs_.stat_at(dir_fd_.get(), name);
     if (st) dir_allocated += st->allocated_bytes;
   }

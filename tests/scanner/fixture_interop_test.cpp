@@ -136,6 +136,12 @@ void check_case(const std::string& case_name) {
       if (chain_set.count(name) != 0) chain_allocated += static_cast<uint64_t>(on_disk);
     }
     EXPECT_EQ(got->at("images").size(), image_files);
+    // What `du` counts: every file of the directory, images and metadata alike.
+    int64_t dir_on_disk = 0;
+    for (const auto& file : want.at("files")) {
+      dir_on_disk += allocated_on_disk(disk + "/replicas/" + dir + "/" + file.at("name").get<std::string>());
+    }
+    EXPECT_EQ(as_int(got->at("dirAllocatedBytes")), dir_on_disk);
     EXPECT_EQ(as_int(got->at("allocatedBytes")), static_cast<int64_t>(chain_allocated));
 
     // What Longhorn's replica gRPC would say about the head.
