@@ -1,137 +1,65 @@
-// sentinelctl: the operator's command line. Thin: parses the command, runs it, maps the outcome to an exit code.
-//
-// Exit codes: 0 the command ran (findings or not); 1 it could not run (e.g. no disk could be opened);
-// 2 usage error.
-#include <unistd.h>
-
-#include <boost/program_options.hpp>
+// sentinelctl: the operator's command line. Thin: finds the command in the table, runs it, returns its exit
+// code. The commands themselves are in <name>_command.cpp (see commands.h for the exit-code contract).
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "scanner/deep_scan.h"
-#include "scanner/file_system.h"
-#include "scanner/scanner.h"
-#include "tools/sentinelctl/inventory_output.h"
-
-namespace po = boost::program_options;
+#include "tools/sentinelctl/commands.h"
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitCouldNotRun = 1;
-constexpr int kExitUsage = 2;
+using sentinel::tools::CommandArgs;
 
-const char* kTopUsage =
-    "sentinelctl: read-only forensics for Longhorn replicas\n"
-    "\n"
-    "Usage: sentinelctl <command> [options]\n"
-    "\n"
-    "Commands:\n"
-    "  scan     inventory every replica directory on this node's Longhorn disks (reads metadata and\n"
-    "           extent maps only; never writes to the disks)\n"
-    "\n"
-    "Run 'sentinelctl <command> --help' for the options of a command.\n"
-    "Exit codes: 0 ran (findings or not), 1 could not run, 2 usage error.\n";
+struct Command {
+  const char* name;
+  const char* summary;  // the line shown by 'sentinelctl --help'
+  int (*run)(const CommandArgs&);
+};
 
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
+// One row per command, in the order --help lists them.
+const Command kCommands[] = {
+    {"scan",
+     "inventory every replica directory on this node's Longhorn disks (reads metadata and\n"
+     "           extent maps only; --deep reads the data; never writes to the disks)",
+     sentinel::tools::run_scan_command},
+};
 
-int run_scan(const std::vector<std::string>& args) {
-  po::options_description opts(
-      "sentinelctl scan [--disk DIR]... [--json] [--extents] [--deep [--chunks]]\n"
-      "\n"
-      "Lists every directory under <disk>/replicas/ with its volume, size, allocated bytes, snapshot chain,\n"
-      "revision counter, state and findings. Nothing on the disk is changed: files are opened read-only,\n"
-      "without following symlinks and without updating access times.\n"
-      "\n"
-      "Examples:\n"
-      "  sentinelctl scan                                   # /var/lib/longhorn\n"
-      "  sentinelctl scan --disk /var/lib/longhorn --disk /mnt/disk2\n"
-      "  sentinelctl scan --json | jq '.replicas[] | {volume, dir, revisionCounter}'\n"
-      "  sentinelctl scan --deep --json | jq '.replicas[] | {volume, dir, contentDigest}'\n"
-      "\n"
-      "Options");
-  opts.add_options()("help,h", "show this help")(
-      "disk,d", po::value<std::vector<std::string>>()->composing(),
-      "a Longhorn disk path (the directory holding replicas/); repeatable; default /var/lib/longhorn")(
-      "json", po::bool_switch(), "print the inventory as JSON (protobuf JSON mapping of sentinel.v1.Inventory)")(
-      "compact", po::bool_switch(), "with --json: one line, no indentation")(
-      "extents", po::bool_switch(), "include each image's extent list (offset, length), not just the count")(
-      "deep", po::bool_switch(),
-      "also read every snapshot's allocated data (io_uring) for Longhorn's crc64, checked against .img.checksum, "
-      "and each replica's merged volume for its content digest (XXH3-128 over 4 MiB chunks; equal digests = "
-      "equal volume bytes)")(
-      "chunks", po::bool_switch(),
-      "with --deep (implies it): list the 4 MiB chunks of each merged volume that hold data, with their digests")(
-      "threads", po::value<unsigned>()->default_value(0),
-      "replica directories scanned at once; 0 = one per core (at most 8); 1 keeps the load off a busy node")(
-      "node", po::value<std::string>()->default_value(host_name()), "node name recorded in the inventory");
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "sentinelctl scan: " << e.what() << "\n\n" << opts << "\n";
-    return kExitUsage;
+void print_usage(std::ostream& out) {
+  out << "sentinelctl: read-only forensics for Longhorn replicas\n"
+         "\n"
+         "Usage: sentinelctl <command> [options]\n"
+         "\n"
+         "Commands:\n";
+  for (const auto& command : kCommands) {
+    std::string name = command.name;
+    name.resize(std::max<size_t>(name.size() + 1, 9), ' ');
+    out << "  " << name << command.summary << "\n";
   }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return kExitOk;
-  }
-  std::vector<std::string> disks = vm.count("disk") ? vm["disk"].as<std::vector<std::string>>()
-                                                    : std::vector<std::string>{"/var/lib/longhorn"};
-  sentinel::scanner::ScanOptions scan_options;
-  scan_options.include_extents = vm["extents"].as<bool>();
-  scan_options.threads = vm["threads"].as<unsigned>();
-  sentinel::scanner::PosixFileSystem fs;
-  auto inventory = sentinel::scanner::scan_disks(fs, disks, vm["node"].as<std::string>(), scan_options);
-  if (vm["deep"].as<bool>() || vm["chunks"].as<bool>()) {
-    sentinel::scanner::DeepScanOptions deep_options;
-    deep_options.keep_chunks = vm["chunks"].as<bool>();
-    sentinel::scanner::deep_scan_inventory(fs, &inventory, deep_options);
-  }
-
-  if (vm["json"].as<bool>()) {
-    std::cout << sentinel::tools::inventory_to_json(inventory, !vm["compact"].as<bool>()) << "\n";
-  } else {
-    sentinel::tools::print_inventory_table(inventory, std::cout);
-  }
-  // The scan "could not run" only when no disk could even be opened.
-  bool any_disk_opened = false;
-  for (const auto& disk : inventory.disks()) {
-    bool unopened = false;
-    for (const auto& f : disk.findings()) {
-      if (f.code() == sentinel::v1::Finding::UNREADABLE && f.path().empty()) unopened = true;
-    }
-    any_disk_opened = any_disk_opened || !unopened;
-  }
-  if (!any_disk_opened) {
-    std::cerr << "sentinelctl scan: no disk could be opened; check the --disk paths and permissions\n";
-    return kExitCouldNotRun;
-  }
-  return kExitOk;
+  out << "\n"
+         "Run 'sentinelctl <command> --help' for the options of a command.\n"
+         "Exit codes: 0 ran (findings or not), 1 could not run, 2 usage error.\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+  CommandArgs args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << kTopUsage;
-    return args.empty() ? kExitUsage : kExitOk;
+    print_usage(std::cout);
+    return args.empty() ? sentinel::tools::kExitUsage : sentinel::tools::kExitOk;
   }
-  const std::string command = args[0];
+  const std::string name = args[0];
   args.erase(args.begin());
-  try {
-    if (command == "scan") return run_scan(args);
-  } catch (const std::exception& e) {
-    std::cerr << "sentinelctl " << command << ": " << e.what() << "\n";
-    return kExitCouldNotRun;
+  for (const auto& command : kCommands) {
+    if (name != command.name) continue;
+    try {
+      return command.run(args);
+    } catch (const std::exception& e) {
+      std::cerr << "sentinelctl " << name << ": " << e.what() << "\n";
+      return sentinel::tools::kExitCouldNotRun;
+    }
   }
-  std::cerr << "sentinelctl: unknown command '" << command << "'\n\n" << kTopUsage;
-  return kExitUsage;
+  std::cerr << "sentinelctl: unknown command '" << name << "'\n\n";
+  print_usage(std::cerr);
+  return sentinel::tools::kExitUsage;
 }

@@ -1,0 +1,30 @@
+// The commands of sentinelctl. Each lives in its own <name>_command.cpp and is listed once in main.cpp's
+// table; a command takes its arguments (without the command word) and returns the process exit code.
+//
+// Exit codes, the same for every command: 0 the command ran (findings or not); 1 it could not run (a disk,
+// socket, collector or file could not be reached or read); 2 usage error. A command may define more codes
+// above 2 for outcomes a script must tell apart (documented in its --help).
+#pragma once
+
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace sentinel::tools {
+
+constexpr int kExitOk = 0;
+constexpr int kExitCouldNotRun = 1;
+constexpr int kExitUsage = 2;
+
+using CommandArgs = std::vector<std::string>;
+
+inline std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+int run_scan_command(const CommandArgs& args);
+
+}  // namespace sentinel::tools
