@@ -9,7 +9,7 @@ SENTINEL_PACKAGES=(
   libboost-dev libboost-program-options-dev
   libspdlog-dev nlohmann-json3-dev
   liburing-dev libisal-dev libxxhash-dev
-  libssl-dev
+  libssl-dev libsqlite3-dev libsqlitecpp-dev libsystemd-dev
   libgtest-dev libgmock-dev
   e2fsprogs tar coreutils
 )
