@@ -418,6 +418,7 @@ class ReplicaDeepScan {
 
 void DeepScanner::scan_replica(v1::Replica* replica, const std::string& disk_path) {
   ReplicaDeepScan(fs_, *engine_, options_, replica).run(disk_path.empty() ? replica->disk() : disk_path);
+  replica->set_state(replica_state(*replica));
 }
 
 void DeepScanner::scan_inventory(v1::Inventory* inventory) {

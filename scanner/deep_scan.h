@@ -5,7 +5,8 @@
 // Contract:
 // - Runs after the quick scan (scanner.h) on the replicas it produced and only adds to them: for every
 //   snapshot image (kind SNAPSHOT or EXPANSION_SNAPSHOT, whatever its place in the chain; never the head or a
-//   restore leftover) it sets `crc64`, `deep_read_bytes` and `stored_checksum`, and adds findings.
+//   restore leftover) it sets `crc64`, `deep_read_bytes` and `stored_checksum`, and adds findings; then it
+//   recomputes the replica's `state` from the findings (findings.h replica_state).
 // - Read-only: files are opened through `fs` (O_RDONLY|O_NOFOLLOW|O_NOATIME) and read through a ReadEngine
 //   (read_engine.h): only the extents FileSystem::map_extents lists are read; holes are folded into the CRC
 //   arithmetically. The engine changes the open file description's O_NONBLOCK/O_DIRECT for the read and

@@ -23,4 +23,20 @@ v1::Finding::Severity worst_severity(const FindingList& findings) {
   return worst;
 }
 
+v1::Replica::State replica_state(const v1::Replica& replica) {
+  bool broken = false;
+  for (const auto& finding : replica.findings()) {
+    if (finding.severity() == v1::Finding::ERROR && finding.code() != v1::Finding::REBUILDING &&
+        finding.code() != v1::Finding::ERROR_SET) {
+      broken = true;
+    }
+  }
+  if (has_finding(replica.findings(), v1::Finding::NOT_A_REPLICA)) return v1::Replica::FOREIGN;
+  if (broken) return v1::Replica::BROKEN;
+  if (replica.rebuilding()) return v1::Replica::REBUILDING;
+  if (!replica.error().empty()) return v1::Replica::ERRORED;
+  if (replica.dirty()) return v1::Replica::DIRTY;
+  return v1::Replica::CLEAN;
+}
+
 }  // namespace sentinel::scanner

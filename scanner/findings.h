@@ -17,4 +17,10 @@ bool has_finding(const FindingList& findings, v1::Finding::Code code);
 // The worst severity in a list (SEVERITY_UNSPECIFIED when empty).
 v1::Finding::Severity worst_severity(const FindingList& findings);
 
+// The replica's state summed up from its own fields and findings, for the table and the planner: FOREIGN (not a
+// replica name), BROKEN (an ERROR finding other than Rebuilding and Error, which have their own states), then
+// REBUILDING, ERRORED, DIRTY, CLEAN. The quick scan sets it; the deep scan recomputes it after adding findings
+// (a checksum MISMATCH makes a clean replica BROKEN).
+v1::Replica::State replica_state(const v1::Replica& replica);
+
 }  // namespace sentinel::scanner

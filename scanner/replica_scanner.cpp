@@ -549,28 +549,7 @@ void ReplicaScan::finish() {
             rel("revision.counter"));
   }
 
-  // The state sums the findings up for the table: an ERROR finding of its own (anything but Rebuilding and
-  // Error, which have their own states) means Longhorn cannot use the replica as it stands.
-  bool broken = false;
-  for (const auto& finding : replica_.findings()) {
-    if (finding.severity() == Finding::ERROR && finding.code() != Finding::REBUILDING &&
-        finding.code() != Finding::ERROR_SET) {
-      broken = true;
-    }
-  }
-  if (has_finding(replica_.findings(), Finding::NOT_A_REPLICA)) {
-    replica_.set_state(Replica::FOREIGN);
-  } else if (broken) {
-    replica_.set_state(Replica::BROKEN);
-  } else if (replica_.rebuilding()) {
-    replica_.set_state(Replica::REBUILDING);
-  } else if (!replica_.error().empty()) {
-    replica_.set_state(Replica::ERRORED);
-  } else if (replica_.dirty()) {
-    replica_.set_state(Replica::DIRTY);
-  } else {
-    replica_.set_state(Replica::CLEAN);
-  }
+  replica_.set_state(replica_state(replica_));
 }
 
 }  // namespace

@@ -221,6 +221,10 @@ TEST(DeepScanFixtures, CurrentMismatchAndFlaggedRecords) {
   ASSERT_EQ(mismatches.size(), 1u);
   EXPECT_EQ(mismatches[0]->severity(), Finding::ERROR);
   EXPECT_NE(mismatches[0]->path().find(victim_name), std::string::npos);
+  // The ERROR finding changes the summed-up state: a silently corrupted replica is not a clean one.
+  EXPECT_EQ(pristine.state(), v1::Replica::CLEAN);
+  EXPECT_EQ(current.state(), v1::Replica::CLEAN);
+  EXPECT_EQ(tampered.state(), v1::Replica::BROKEN);
 
   v1::Replica flagged = pristine;
   for (auto& image : *flagged.mutable_images()) {
