@@ -26,5 +26,16 @@ inline std::string host_name() {
 }
 
 int run_scan_command(const CommandArgs& args);
+int run_status_command(const CommandArgs& args);
+
+// `scan --socket`: the agent scans; agent_scan.cpp.
+struct AgentScanOptions {
+  std::string socket_path;
+  bool deep = false;
+  std::string volume;
+  bool json = false;
+  bool compact = false;
+};
+int run_agent_scan(const AgentScanOptions& options);
 
 }  // namespace sentinel::tools

@@ -10,16 +10,18 @@
 
 namespace sentinel::tools {
 
-std::string inventory_to_json(const v1::Inventory& inventory, bool pretty) {
+std::string message_to_json(const google::protobuf::Message& message, bool pretty) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = pretty;
   options.always_print_primitive_fields = true;  // "dirty": false must be there for scripts
   options.preserve_proto_field_names = false;
   std::string out;
-  auto status = google::protobuf::util::MessageToJsonString(inventory, &out, options);
-  if (!status.ok()) return "{\"error\":\"cannot render inventory as JSON\"}";
+  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) return "{\"error\":\"cannot render " + message.GetTypeName() + " as JSON\"}";
   return out;
 }
+
+std::string inventory_to_json(const v1::Inventory& inventory, bool pretty) { return message_to_json(inventory, pretty); }
 
 std::string human_bytes(uint64_t bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};

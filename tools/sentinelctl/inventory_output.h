@@ -9,6 +9,7 @@
 namespace sentinel::tools {
 
 // Protobuf's canonical JSON mapping: lowerCamelCase, enums by name, int64 as strings, defaults printed.
+std::string message_to_json(const google::protobuf::Message& message, bool pretty);
 std::string inventory_to_json(const v1::Inventory& inventory, bool pretty);
 
 // "40 GiB", "532 KiB", "0 B": binary units, as Longhorn's UI prints them.

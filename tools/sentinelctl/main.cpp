@@ -22,6 +22,8 @@ const Command kCommands[] = {
      "inventory every replica directory on this node's Longhorn disks (reads metadata and\n"
      "           extent maps only; --deep reads the data; never writes to the disks)",
      sentinel::tools::run_scan_command},
+    {"status", "what this node's sentinel-agent is doing (last scans, collector link, spool)",
+     sentinel::tools::run_status_command},
 };
 
 void print_usage(std::ostream& out) {
@@ -36,14 +38,30 @@ void print_usage(std::ostream& out) {
     out << "  " << name << command.summary << "\n";
   }
   out << "\n"
-         "Run 'sentinelctl <command> --help' for the options of a command.\n"
+         "Run 'sentinelctl <command> --help' for the options of a command. Options may also come before the\n"
+         "command: sentinelctl --socket /run/sentinel/agent.sock status\n"
          "Exit codes: 0 ran (findings or not), 1 could not run, 2 usage error.\n";
+}
+
+// `sentinelctl --socket PATH status` and `sentinelctl --collector URL volumes` read naturally; the commands parse
+// their own options, so options given before the command word (as `--name value` or `--name=value`) are moved
+// after it.
+CommandArgs options_after_command(CommandArgs args) {
+  size_t i = 0;
+  while (i < args.size() && args[i].rfind("--", 0) == 0 && args[i] != "--help") {
+    i += args[i].find('=') == std::string::npos ? 2 : 1;
+  }
+  if (i == 0 || i >= args.size()) return args;
+  CommandArgs reordered{args[i]};
+  reordered.insert(reordered.end(), args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
+  reordered.insert(reordered.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  return reordered;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CommandArgs args(argv + 1, argv + argc);
+  CommandArgs args = options_after_command(CommandArgs(argv + 1, argv + argc));
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_usage(std::cout);
     return args.empty() ? sentinel::tools::kExitUsage : sentinel::tools::kExitOk;

@@ -17,6 +17,7 @@ namespace sentinel::tools {
 int run_scan_command(const std::vector<std::string>& args) {
   po::options_description opts(
       "sentinelctl scan [--disk DIR]... [--json] [--extents] [--deep [--chunks]]\n"
+      "sentinelctl scan --socket PATH [--deep [--volume V]] [--json]\n"
       "\n"
       "Lists every directory under <disk>/replicas/ with its volume, size, allocated bytes, snapshot chain,\n"
       "revision counter, state and findings. Nothing on the disk is changed: files are opened read-only,\n"
@@ -27,6 +28,10 @@ int run_scan_command(const std::vector<std::string>& args) {
       "  sentinelctl scan --disk /var/lib/longhorn --disk /mnt/disk2\n"
       "  sentinelctl scan --json | jq '.replicas[] | {volume, dir, revisionCounter}'\n"
       "  sentinelctl scan --deep --json | jq '.replicas[] | {volume, dir, contentDigest}'\n"
+      "  sudo sentinelctl scan --socket /run/sentinel/agent.sock --deep --volume pvc-5adeffdc-...\n"
+      "\n"
+      "With --socket the node's sentinel-agent runs the scan (joining one already running), reports it to the\n"
+      "collector and sends the inventory back; a deep scan shows its progress on a terminal.\n"
       "\n"
       "Options");
   opts.add_options()("help,h", "show this help")(
@@ -43,7 +48,11 @@ int run_scan_command(const std::vector<std::string>& args) {
       "with --deep (implies it): list the 4 MiB chunks of each merged volume that hold data, with their digests")(
       "threads", po::value<unsigned>()->default_value(0),
       "replica directories scanned at once; 0 = one per core (at most 8); 1 keeps the load off a busy node")(
-      "node", po::value<std::string>()->default_value(host_name()), "node name recorded in the inventory");
+      "node", po::value<std::string>()->default_value(host_name()), "node name recorded in the inventory")(
+      "socket", po::value<std::string>(),
+      "ask the sentinel-agent listening on this socket (e.g. /run/sentinel/agent.sock) to scan, instead of "
+      "scanning here")(
+      "volume", po::value<std::string>(), "with --socket --deep: deep-scan only this volume's replicas");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -55,6 +64,23 @@ int run_scan_command(const std::vector<std::string>& args) {
   if (vm.count("help")) {
     std::cout << opts << "\n";
     return kExitOk;
+  }
+  if (vm.count("socket")) {
+    if (vm.count("disk") || vm["extents"].as<bool>() || vm["chunks"].as<bool>()) {
+      std::cerr << "sentinelctl scan: --disk, --extents and --chunks are the agent's settings with --socket\n";
+      return kExitUsage;
+    }
+    AgentScanOptions agent;
+    agent.socket_path = vm["socket"].as<std::string>();
+    agent.deep = vm["deep"].as<bool>();
+    agent.volume = vm.count("volume") ? vm["volume"].as<std::string>() : "";
+    agent.json = vm["json"].as<bool>();
+    agent.compact = vm["compact"].as<bool>();
+    return run_agent_scan(agent);
+  }
+  if (vm.count("volume")) {
+    std::cerr << "sentinelctl scan: --volume needs --socket and --deep (an offline scan reads every replica)\n";
+    return kExitUsage;
   }
   std::vector<std::string> disks = vm.count("disk") ? vm["disk"].as<std::vector<std::string>>()
                                                     : std::vector<std::string>{"/var/lib/longhorn"};

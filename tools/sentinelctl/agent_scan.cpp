@@ -1,0 +1,65 @@
+// `sentinelctl scan --socket PATH`: the node's agent runs the scan; progress on a terminal, the inventory at the end.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "tools/sentinelctl/agent_client.h"
+#include "tools/sentinelctl/commands.h"
+#include "tools/sentinelctl/inventory_output.h"
+
+namespace sentinel::tools {
+
+namespace {
+
+void show_progress(const v1::Progress& progress) {
+  const double percent =
+      progress.total_bytes() ? 100.0 * static_cast<double>(progress.done_bytes()) / progress.total_bytes() : 0.0;
+  std::fprintf(stderr, "\r\033[K%s: %u/%u replicas, %s of %s (%.0f%%) %s", progress.phase().c_str(),
+               progress.replicas_done(), progress.replicas_total(), human_bytes(progress.done_bytes()).c_str(),
+               human_bytes(progress.total_bytes()).c_str(), percent, progress.current().c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int run_agent_scan(const AgentScanOptions& options) {
+  v1::Envelope request;
+  request.mutable_scan_request()->set_kind(options.deep ? v1::DEEP : v1::QUICK);
+  request.mutable_scan_request()->set_volume(options.volume);
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  bool progress_shown = false;
+  AgentReply reply = ask_agent(options.socket_path, request, [&](const v1::Progress& progress) {
+    if (!terminal) return;
+    show_progress(progress);
+    progress_shown = true;
+  });
+  if (progress_shown) std::fputs("\n", stderr);
+  if (!reply.final) {
+    std::cerr << "sentinelctl scan: " << reply.error << "\n";
+    return kExitCouldNotRun;
+  }
+  if (reply.final->has_error()) {
+    std::cerr << "sentinelctl scan: the agent refused: " << reply.final->error().message() << " ("
+              << v1::Error::Code_Name(reply.final->error().code()) << ")\n";
+    return kExitCouldNotRun;
+  }
+  if (!reply.final->has_scan_result()) {
+    std::cerr << "sentinelctl scan: unexpected reply from the agent\n";
+    return kExitCouldNotRun;
+  }
+  const v1::ScanResult& result = reply.final->scan_result();
+  if (options.json) {
+    std::cout << inventory_to_json(result.inventory(), !options.compact) << "\n";
+  } else {
+    print_inventory_table(result.inventory(), std::cout);
+    std::cout << "\n"
+              << (result.joined() ? "Joined a scan the agent was already running; " : "")
+              << (result.sequence() ? "reported to the collector as report #" + std::to_string(result.sequence())
+                                    : std::string("not reported (the agent has no --collector)"))
+              << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace sentinel::tools
