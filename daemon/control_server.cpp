@@ -211,24 +211,31 @@ bool ControlServer::start(std::string* error) {
     }
     ::unlink(path.c_str());  // stale: left by an agent that did not stop cleanly
   }
+  // Bound under a temporary name, given its mode and group, then renamed into place: the socket never
+  // appears at `path` with the umask's wider mode, not even for a moment.
+  const std::string staging = path + ".new";
+  const std::string& bind_path = staging.size() < 108 ? staging : path;
+  ::unlink(staging.c_str());
   boost::system::error_code ec;
   acceptor_.open(local(), ec);
-  if (!ec) acceptor_.bind(local::endpoint(path), ec);
+  if (!ec) acceptor_.bind(local::endpoint(bind_path), ec);
   if (ec) {
     *error = "cannot create socket " + path + ": " + ec.message() + " (does its directory exist and is it writable?)";
     return false;
   }
-  owns_file_ = true;
-  if (::chmod(path.c_str(), 0660) != 0 ||
-      (settings_.allowed_group && ::chown(path.c_str(), static_cast<uid_t>(-1), *settings_.allowed_group) != 0)) {
+  if (::chmod(bind_path.c_str(), 0660) != 0 ||
+      (settings_.allowed_group && ::chown(bind_path.c_str(), static_cast<uid_t>(-1), *settings_.allowed_group) != 0)) {
     *error = "cannot set mode/group of " + path + ": " + std::strerror(errno);
+    ::unlink(bind_path.c_str());
     return false;
   }
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    *error = "cannot listen on " + path + ": " + ec.message();
+  if (ec || (bind_path != path && ::rename(bind_path.c_str(), path.c_str()) != 0)) {
+    *error = "cannot listen on " + path + ": " + (ec ? ec.message() : std::string(std::strerror(errno)));
+    ::unlink(bind_path.c_str());
     return false;
   }
+  owns_file_ = true;
   accept_next();
   return true;
 }
