@@ -63,6 +63,10 @@ bool Agent::start(std::string* error) {
     settings.max_frame_bytes = config_.max_frame_bytes;
     settings.ack_timeout = config_.ack_timeout;
     settings.reconnect_max = config_.reconnect_max;
+    settings.tls_ca = config_.tls_ca;
+    settings.tls_cert = config_.tls_cert;
+    settings.tls_key = config_.tls_key;
+    settings.tls_server_name = config_.tls_server_name;
     reporter_ = std::make_unique<Reporter>(loop_, *spool_, settings);
   } else {
     spdlog::info("no --collector: scans are kept locally (sentinelctl status / scan --socket), nothing is sent");
@@ -96,7 +100,7 @@ bool Agent::start(std::string* error) {
   spdlog::info("local socket: listening on {} (root{})", config_.socket_path,
                config_.socket_group ? " and group " + config_.socket_group_name : std::string(" only"));
 
-  if (reporter_) reporter_->start();
+  if (reporter_ && !reporter_->start(error)) return false;
   notifier_.start_watchdog();
   wait_for_stop_signal();
   wait_for_reload_signal();

@@ -107,6 +107,11 @@ ConfigOutcome parse_agent_config(const std::vector<std::string>& args) {
      "reconnect when the collector has not acked a report for this long")
     ("reconnect-max", po::value<std::string>()->default_value("30s"),
      "the longest wait between reconnect attempts (exponential backoff with jitter up to it)")
+    ("tls-ca", po::value<std::string>(), "TLS: the CA that signed the collector's certificate (PEM)")
+    ("tls-cert", po::value<std::string>(), "TLS: this agent's certificate (PEM), CN = the node name")
+    ("tls-key", po::value<std::string>(), "TLS: the key of --tls-cert (PEM)")
+    ("tls-server-name", po::value<std::string>(),
+     "TLS: the name the collector's certificate must carry; default the --collector host")
     ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error");
   // clang-format on
 
@@ -207,6 +212,26 @@ ConfigOutcome parse_agent_config(const std::vector<std::string>& args) {
     outcome.error = "--max-frame-bytes must be at least 4096";
     return outcome;
   }
+  auto text = [&](const char* name) { return vm.count(name) ? vm[name].as<std::string>() : std::string(); };
+  config.tls_ca = text("tls-ca");
+  config.tls_cert = text("tls-cert");
+  config.tls_key = text("tls-key");
+  config.tls_server_name = text("tls-server-name");
+  const int tls_given = !config.tls_ca.empty() + !config.tls_cert.empty() + !config.tls_key.empty();
+  if (tls_given != 0 && tls_given != 3) {
+    outcome.error = "TLS needs all of --tls-ca, --tls-cert and --tls-key (or none of them)";
+    return outcome;
+  }
+  if (tls_given == 3 && config.collector.empty()) {
+    outcome.error = "--tls-* options need --collector";
+    return outcome;
+  }
+  if (tls_given == 3 && config.tls_server_name.empty()) {
+    config.tls_server_name = config.collector.substr(0, config.collector.rfind(':'));
+    if (config.tls_server_name.size() > 2 && config.tls_server_name.front() == '[') {
+      config.tls_server_name = config.tls_server_name.substr(1, config.tls_server_name.size() - 2);
+    }
+  }
   config.log_level = vm["log-level"].as<std::string>();
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
@@ -225,7 +250,7 @@ std::string describe(const AgentConfig& config) {
       << " socket=" << config.socket_path << " state-dir=" << config.state_dir
       << " quick-interval=" << wire::format_duration(config.quick_interval) << " deep-interval="
       << (config.deep_interval.count() ? wire::format_duration(config.deep_interval) : std::string("off"))
-      << " max-read-mbps=" << config.max_read_mbps;
+      << " max-read-mbps=" << config.max_read_mbps << " tls=" << (config.tls_ca.empty() ? "off" : "on");
   if (!config.config_file.empty()) out << " config=" << config.config_file;
   return out.str();
 }

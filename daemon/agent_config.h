@@ -34,6 +34,12 @@ struct AgentConfig {
   uint64_t max_frame_bytes = 64ull << 20;
   std::chrono::nanoseconds ack_timeout{std::chrono::seconds(30)};
   std::chrono::nanoseconds reconnect_max{std::chrono::seconds(30)};
+  // TLS to the collector: all three or none. The collector's certificate must chain to tls_ca and name
+  // tls_server_name (default: the --collector host); the agent presents tls_cert, whose CN must be --node.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
   std::string log_level = "info";
   std::string config_file;                 // "" when none was given
 };

@@ -91,8 +91,11 @@ class ControlServer::Session : public std::enable_shared_from_this<ControlServer
  private:
   void read_more() {
     auto self = shared_from_this();
+    reading_ = true;
     socket_.async_read_some(asio::buffer(buffer_), [self](const boost::system::error_code& ec, size_t n) {
-      if (self->closed_ || self->got_request_) return;
+      self->reading_ = false;
+      if (self->closed_) return;
+      if (self->finishing_) return ec ? self->close() : self->discard_until_eof();  // refused meanwhile
       if (ec) return self->close();
       self->decoder_.feed(std::string_view(self->buffer_.data(), n));
       v1::Envelope request;
@@ -166,7 +169,7 @@ class ControlServer::Session : public std::enable_shared_from_this<ControlServer
     if (closed_) return;
     if (outbox_.empty()) {
       writing_ = false;
-      if (finishing_) close();
+      if (finishing_) drain_and_close();
       return;
     }
     writing_ = true;
@@ -175,6 +178,31 @@ class ControlServer::Session : public std::enable_shared_from_this<ControlServer
       if (ec) return self->close();  // the caller went away; the scan goes on for the agent
       self->outbox_.pop_front();
       self->write_next();
+    });
+  }
+
+  // After the last reply: stop sending and read what the caller still sends until it hangs up (at most 2 s),
+  // so a caller that was refused before it finished writing its request still reads the refusal instead of
+  // a reset connection.
+  void drain_and_close() {
+    boost::system::error_code ignored;
+    socket_.shutdown(local::socket::shutdown_send, ignored);
+    auto self = shared_from_this();
+    timer_.expires_after(std::chrono::seconds(2));
+    timer_.async_wait([self](const boost::system::error_code& ec) {
+      if (!ec) self->close();
+    });
+    if (!reading_) discard_until_eof();  // else the outstanding read carries on discarding
+  }
+
+  void discard_until_eof() {
+    auto self = shared_from_this();
+    reading_ = true;
+    socket_.async_read_some(asio::buffer(buffer_), [self](const boost::system::error_code& ec, size_t) {
+      self->reading_ = false;
+      if (self->closed_) return;
+      if (ec) return self->close();
+      self->discard_until_eof();
     });
   }
 
@@ -188,6 +216,7 @@ class ControlServer::Session : public std::enable_shared_from_this<ControlServer
   bool writing_ = false;
   bool finishing_ = false;
   bool got_request_ = false;
+  bool reading_ = false;  // a read is outstanding (Asio allows one at a time)
   bool closed_ = false;
 };
 

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
 namespace sentinel::daemon {
@@ -11,9 +13,23 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct Reporter::Connection {
-  explicit Connection(asio::io_context& loop, size_t max_frame_bytes)
-      : socket(loop), resolver(loop), timer(loop), ack_timer(loop), decoder(max_frame_bytes) {}
+  Connection(asio::io_context& loop, size_t max_frame_bytes, asio::ssl::context* tls_context)
+      : socket(loop), resolver(loop), timer(loop), ack_timer(loop), decoder(max_frame_bytes) {
+    if (tls_context != nullptr) tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket, *tls_context);
+  }
+  // Reads and writes go through TLS when it is on, else straight to the socket.
+  template <typename Buffer, typename Handler>
+  void read_some(const Buffer& buffer, Handler&& handler) {
+    if (tls) return tls->async_read_some(buffer, std::forward<Handler>(handler));
+    socket.async_read_some(buffer, std::forward<Handler>(handler));
+  }
+  template <typename Buffer, typename Handler>
+  void write(const Buffer& buffer, Handler&& handler) {
+    if (tls) return asio::async_write(*tls, buffer, std::forward<Handler>(handler));
+    asio::async_write(socket, buffer, std::forward<Handler>(handler));
+  }
   tcp::socket socket;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
   tcp::resolver resolver;
   asio::steady_timer timer;      // connect + handshake deadline
   asio::steady_timer ack_timer;  // no ack for too long
@@ -36,9 +52,25 @@ Reporter::Reporter(asio::io_context& loop, ReportSpool& spool, ReporterSettings 
 
 Reporter::~Reporter() { stop(); }
 
-void Reporter::start() {
+bool Reporter::start(std::string* error) {
+  if (!settings_.tls_ca.empty()) {
+    try {
+      tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+      tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+      tls_->load_verify_file(settings_.tls_ca);
+      tls_->use_certificate_chain_file(settings_.tls_cert);
+      tls_->use_private_key_file(settings_.tls_key, asio::ssl::context::pem);
+      tls_->set_verify_mode(asio::ssl::verify_peer);
+    } catch (const boost::system::system_error& e) {
+      *error = std::string("cannot set up TLS from --tls-ca/--tls-cert/--tls-key: ") + e.what();
+      return false;
+    }
+  }
   stopped_ = false;
   connect();
+  return true;
 }
 
 void Reporter::stop() {
@@ -58,7 +90,7 @@ void Reporter::stop() {
 
 void Reporter::connect() {
   if (stopped_) return;
-  auto connection = std::make_shared<Connection>(loop_, settings_.max_frame_bytes);
+  auto connection = std::make_shared<Connection>(loop_, settings_.max_frame_bytes, tls_.get());
   connection_ = connection;
   const auto colon = settings_.collector.rfind(':');
   std::string host = settings_.collector.substr(0, colon);
@@ -80,14 +112,33 @@ void Reporter::connect() {
                                                                    ec2.message());
                               boost::system::error_code ignored;
                               connection->socket.set_option(tcp::no_delay(true), ignored);
-                              v1::Envelope hello;
-                              hello.mutable_hello()->set_protocol_version(v1::PROTOCOL_VERSION_1);
-                              hello.mutable_hello()->set_node(settings_.node);
-                              hello.mutable_hello()->set_agent_version(settings_.agent_version);
-                              enqueue(connection, wire::encode_frame(hello));
-                              read_more(connection);
+                              if (!connection->tls) return handshake_done(connection);
+                              SSL_set_tlsext_host_name(connection->tls->native_handle(),
+                                                       settings_.tls_server_name.c_str());
+                              connection->tls->set_verify_callback(
+                                  asio::ssl::host_name_verification(settings_.tls_server_name));
+                              connection->tls->async_handshake(
+                                  asio::ssl::stream_base::client,
+                                  [this, connection](const boost::system::error_code& ec3) {
+                                    if (connection->closed) return;
+                                    if (ec3) {
+                                      return fail(connection, "TLS handshake with " + settings_.collector +
+                                                                  " failed: " + ec3.message() +
+                                                                  " (check --tls-ca and --tls-server-name)");
+                                    }
+                                    handshake_done(connection);
+                                  });
                             });
       });
+}
+
+void Reporter::handshake_done(const std::shared_ptr<Connection>& connection) {
+  v1::Envelope hello;
+  hello.mutable_hello()->set_protocol_version(v1::PROTOCOL_VERSION_1);
+  hello.mutable_hello()->set_node(settings_.node);
+  hello.mutable_hello()->set_agent_version(settings_.agent_version);
+  enqueue(connection, wire::encode_frame(hello));
+  read_more(connection);
 }
 
 void Reporter::fail(const std::shared_ptr<Connection>& connection, const std::string& why) {
@@ -120,7 +171,7 @@ void Reporter::schedule_reconnect() {
 }
 
 void Reporter::read_more(const std::shared_ptr<Connection>& connection) {
-  connection->socket.async_read_some(
+  connection->read_some(
       asio::buffer(connection->read_buffer),
       [this, connection](const boost::system::error_code& ec, size_t n) {
         if (connection->closed) return;
@@ -239,7 +290,7 @@ void Reporter::write_next(const std::shared_ptr<Connection>& connection) {
     return;
   }
   connection->writing = true;
-  asio::async_write(connection->socket, asio::buffer(connection->outbox.front()),
+  connection->write(asio::buffer(connection->outbox.front()),
                     [this, connection](const boost::system::error_code& ec, size_t) {
                       if (connection->closed) return;
                       if (ec) return fail(connection, "cannot send: " + ec.message());

@@ -10,11 +10,14 @@
 //   fleet that lost its collector does not reconnect in lock step. The backoff resets after a HelloAck.
 // - After a reconnect every unacked report is sent again from the lowest sequence: the collector acks a
 //   (node, sequence) it already stored as a duplicate, so a report is stored once however often it is sent.
+// - TLS (optional): the collector's certificate must chain to the configured CA and carry the server name;
+//   the agent presents its own certificate (the collector checks its CN against the node in Hello).
 // - stop() closes the connection and cancels timers; reports stay in the spool for the next run.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
@@ -37,6 +40,11 @@ struct ReporterSettings {
   std::chrono::nanoseconds connect_timeout{std::chrono::seconds(10)};
   std::chrono::nanoseconds reconnect_max{std::chrono::seconds(30)};
   uint32_t window = 8;
+  // TLS (all empty = plain TCP): verify the collector against tls_ca and tls_server_name, present tls_cert.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
 };
 
 struct ReporterStatus {
@@ -54,7 +62,8 @@ class Reporter {
   Reporter(const Reporter&) = delete;
   Reporter& operator=(const Reporter&) = delete;
 
-  void start();
+  // Loads the TLS files when configured; false with *error when they cannot be used. Then connects.
+  bool start(std::string* error);
   // A report was added to the spool: send it if connected.
   void report_added();
   void stop();
@@ -65,6 +74,7 @@ class Reporter {
  private:
   struct Connection;
   void connect();
+  void handshake_done(const std::shared_ptr<Connection>& connection);
   void fail(const std::shared_ptr<Connection>& connection, const std::string& why);
   void schedule_reconnect();
   void read_more(const std::shared_ptr<Connection>& connection);
@@ -82,6 +92,7 @@ class Reporter {
   std::shared_ptr<Connection> connection_;
   std::chrono::nanoseconds backoff_{std::chrono::milliseconds(250)};
   std::mt19937_64 random_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
   bool stopped_ = true;
 };
 

@@ -172,8 +172,10 @@ v1::Envelope ask_status_as(const std::string& socket_path, uid_t uid, int* child
     request.mutable_status_request();
     wire::FrameDecoder decoder;
     v1::Envelope reply;
-    if (!wire::send_frame(fd.get(), request, 5s, &error) ||
-        wire::receive_frame(fd.get(), decoder, &reply, 5s, &error) != wire::ReceiveStatus::kFrame) {
+    // Like sentinelctl: the refusal may arrive before the request is written, so read even if sending failed.
+    (void)wire::send_frame(fd.get(), request, 5s, &error);
+    if (wire::receive_frame(fd.get(), decoder, &reply, 5s, &error) != wire::ReceiveStatus::kFrame) {
+      std::fprintf(stderr, "refused-uid child: %s\n", error.c_str());
       ::_exit(5);
     }
     const std::string bytes = reply.SerializeAsString();
