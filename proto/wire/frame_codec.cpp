@@ -48,7 +48,7 @@ void FrameDecoder::feed(std::string_view bytes) {
   buffer_.append(bytes.data(), bytes.size());
 }
 
-FrameDecoder::Status FrameDecoder::next(v1::Envelope* out) {
+FrameDecoder::Status FrameDecoder::next(google::protobuf::MessageLite* out) {
   if (failed()) return failure_;
   const char* data = buffer_.data() + consumed_;
   const size_t available = buffer_.size() - consumed_;

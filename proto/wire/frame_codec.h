@@ -35,7 +35,10 @@ class FrameDecoder {
   explicit FrameDecoder(size_t max_frame_bytes = kDefaultMaxFrameBytes);
 
   void feed(std::string_view bytes);
-  Status next(v1::Envelope* out);
+  Status next(v1::Envelope* out) { return next(static_cast<google::protobuf::MessageLite*>(out)); }
+  // The same into any message the frame's bytes parse as: e.g. a wire-compatible view of Envelope
+  // (wire.proto's EnvelopeView, which keeps replicas as bytes for the collector).
+  Status next(google::protobuf::MessageLite* out);
 
   size_t max_frame_bytes() const { return max_frame_bytes_; }
   // Bytes received but not yet returned as envelopes.
