@@ -74,7 +74,7 @@ std::string find_program(const std::string& name) {
   throw std::runtime_error(name + " not found in PATH or the sbin/bin directories (bench/deps.sh installs the peers)");
 }
 
-ChildRun run_child(const std::vector<std::string>& argv, bool capture) {
+ChildRun run_child(const std::vector<std::string>& argv, bool capture, const std::vector<int>& accepted_exits) {
   std::fflush(stdout);
   const int err_fd = ::memfd_create("child-stderr", MFD_CLOEXEC);
   if (err_fd < 0) fail_errno("memfd_create");
@@ -116,7 +116,9 @@ ChildRun run_child(const std::vector<std::string>& argv, bool capture) {
   }
   const auto t1 = std::chrono::steady_clock::now();
   if (out_fd >= 0) ::close(out_fd);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  const bool accepted = WIFEXITED(status) && std::find(accepted_exits.begin(), accepted_exits.end(),
+                                                        WEXITSTATUS(status)) != accepted_exits.end();
+  if (!accepted) {
     char buf[4096];
     const ssize_t n = ::pread(err_fd, buf, sizeof buf, 0);
     if (n > 0) std::cerr << argv[0] << ": " << std::string(buf, static_cast<size_t>(n)) << "\n";
@@ -127,6 +129,7 @@ ChildRun run_child(const std::vector<std::string>& argv, bool capture) {
                              ")");
   }
   ::close(err_fd);
+  run.exit_code = WEXITSTATUS(status);
   run.seconds = std::chrono::duration<double>(t1 - t0).count();
   run.cpu_user = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6;
   run.cpu_sys = usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;

@@ -27,12 +27,14 @@ struct ChildRun {
   double cpu_user = 0;
   double cpu_sys = 0;
   long max_rss_kib = 0;
+  int exit_code = 0;
   std::string out;  // stdout, when captured
 };
 
 // Runs argv[0] (a path) with stdout to /dev/null or captured. Its stderr is kept aside (xxhsum writes progress
-// there whatever stderr is) and shown only when it fails. Throws unless it exits 0.
-ChildRun run_child(const std::vector<std::string>& argv, bool capture);
+// there whatever stderr is) and shown only when it fails. Throws unless it exits with one of `accepted_exits`
+// (tools that report "different" by exit code: qemu-img compare 1, sentinelctl diff 3).
+ChildRun run_child(const std::vector<std::string>& argv, bool capture, const std::vector<int>& accepted_exits = {0});
 
 double median(std::vector<double> v);
 std::string join_times(const std::vector<double>& v);  // "0.361 0.377 0.375"

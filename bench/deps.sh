@@ -3,10 +3,11 @@
 # are missing. CI does not run benchmarks, so these stay out of scripts/deps.sh.
 #   xxhash     xxhsum, the generic-tool peer of the deep-scan benchmark (bench/run-deep-scan.sh)
 #   golang-go  builds bench/longhorn_crc64.go, Longhorn's own way of hashing a snapshot (hash/crc64, ISO)
-# Called by bench/run-deep-scan.sh; safe to run on its own.
+#   qemu-utils qemu-img, whose `compare` is the peer of the cross-node diff benchmark (bench/run-export.sh)
+# Called by bench/run-deep-scan.sh and bench/run-export.sh; safe to run on its own.
 set -euo pipefail
 
-SENTINEL_BENCH_PACKAGES=(xxhash golang-go)
+SENTINEL_BENCH_PACKAGES=(xxhash golang-go qemu-utils)
 
 missing=()
 for pkg in "${SENTINEL_BENCH_PACKAGES[@]}"; do

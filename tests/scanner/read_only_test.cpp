@@ -14,65 +14,12 @@
 #include "scanner/scanner.h"
 #include "tests/scanner/delegating_file_system.h"
 #include "tests/scanner/fixture_support.h"
+#include "tests/scanner/tree_facts.h"
 
 namespace sentinel::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct FileFacts {
-  uint64_t size = 0;
-  uint64_t blocks = 0;
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
-  int64_t atime_ns = 0;
-  uint32_t mode = 0;
-  size_t content_hash = 0;  // regular files only (a hash: the images are 64 MiB each)
-  bool operator==(const FileFacts&) const = default;
-};
-
-int64_t ns(const struct timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
-
-// Reads without touching atime itself (the test runs as root, so O_NOATIME is always permitted).
-std::string read_no_atime(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOATIME | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return "<unreadable>";
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
-}
-
-std::map<std::string, FileFacts> snapshot_tree(const std::string& root) {
-  std::map<std::string, FileFacts> facts;
-  std::vector<std::string> paths{root};
-  for (const auto& entry : fs::recursive_directory_iterator(root)) paths.push_back(entry.path().string());
-  for (const auto& path : paths) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) continue;
-    FileFacts f{static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_blocks), ns(st.st_mtim),
-                ns(st.st_ctim), ns(st.st_atim), st.st_mode, 0};
-    if (S_ISREG(st.st_mode)) f.content_hash = std::hash<std::string>{}(read_no_atime(path));
-    facts[path] = std::move(f);
-  }
-  return facts;
-}
-
-// Sets every atime a day behind its mtime, so a read that forgets O_NOATIME would move it even under relatime.
-void age_atimes(const std::string& root) {
-  std::vector<std::string> paths{root};
-  for (const auto& entry : fs::recursive_directory_iterator(root)) paths.push_back(entry.path().string());
-  for (const auto& path : paths) {
-    struct stat st {};
-    ASSERT_EQ(::lstat(path.c_str(), &st), 0);
-    struct timespec times[2] = {st.st_mtim, st.st_mtim};
-    times[0].tv_sec -= 86400;
-    times[1].tv_nsec = UTIME_OMIT;
-    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0) << path;
-  }
-}
 
 TEST(ReadOnly, ScanOfEveryFixtureChangesNothing) {
   TempDir tmp;
@@ -91,19 +38,7 @@ TEST(ReadOnly, ScanOfEveryFixtureChangesNothing) {
   run_command(cmd + " --deep >/dev/null", &rc);
   ASSERT_EQ(rc, 0);
 
-  auto after = snapshot_tree(tmp.path());
-  ASSERT_EQ(before.size(), after.size()) << "a file was created or removed";
-  for (const auto& [path, facts] : before) {
-    ASSERT_EQ(after.count(path), 1u) << path;
-    const FileFacts& now = after.at(path);
-    EXPECT_EQ(facts.content_hash, now.content_hash) << path;
-    EXPECT_EQ(facts.size, now.size) << path;
-    EXPECT_EQ(facts.blocks, now.blocks) << path;
-    EXPECT_EQ(facts.mtime_ns, now.mtime_ns) << path;
-    EXPECT_EQ(facts.ctime_ns, now.ctime_ns) << path;
-    EXPECT_EQ(facts.atime_ns, now.atime_ns) << path << " (atime moved: a read without O_NOATIME)";
-    EXPECT_EQ(facts.mode, now.mode) << path;
-  }
+  expect_same_tree(before, snapshot_tree(tmp.path()));
 }
 
 // Wraps the real file system and records the kernel's view of every descriptor it opens.

@@ -26,7 +26,13 @@ inline std::string host_name() {
 }
 
 int run_scan_command(const CommandArgs& args);
+int run_plan_command(const CommandArgs& args);  // plan_command.cpp
 int run_status_command(const CommandArgs& args);
+int run_export_command(const CommandArgs& args);  // export_command.cpp
+int run_diff_command(const CommandArgs& args);    // diff_command.cpp
+int run_volumes_command(const CommandArgs& args);  // collector_command.cpp
+int run_volume_command(const CommandArgs& args);   // collector_command.cpp
+int run_nodes_command(const CommandArgs& args);    // collector_command.cpp
 
 // `scan --socket`: the agent scans; agent_scan.cpp.
 struct AgentScanOptions {

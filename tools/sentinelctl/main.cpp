@@ -22,8 +22,23 @@ const Command kCommands[] = {
      "inventory every replica directory on this node's Longhorn disks (reads metadata and\n"
      "           extent maps only; --deep reads the data; never writes to the disks)",
      sentinel::tools::run_scan_command},
+    {"plan",
+     "which replicas of a volume to salvage, why, what Longhorn itself would keep, and the exact\n"
+     "           commands (offline, from `scan --json` inventories of every node)",
+     sentinel::tools::run_plan_command},
     {"status", "what this node's sentinel-agent is doing (last scans, collector link, spool)",
      sentinel::tools::run_status_command},
+    {"export",
+     "write a replica's volume (head or a snapshot) to a sparse raw image or stdout, read-only",
+     sentinel::tools::run_export_command},
+    {"diff", "compare two replicas' volumes: locally byte by byte, or across nodes from chunk lists",
+     sentinel::tools::run_diff_command},
+    {"volumes", "every volume the collector knows, with its replicas across nodes (--collector URL)",
+     sentinel::tools::run_volumes_command},
+    {"volume", "one volume's replicas on every node: counters, sizes, digests (--collector URL)",
+     sentinel::tools::run_volume_command},
+    {"nodes", "the nodes reporting to the collector, their last report and staleness (--collector URL)",
+     sentinel::tools::run_nodes_command},
 };
 
 void print_usage(std::ostream& out) {

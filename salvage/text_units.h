@@ -1,0 +1,47 @@
+// Quantities in plan texts, written for a person. Pure, header-only.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace sentinel::salvage {
+
+// Durations between head mtimes: "7.43 s", "120 ms", "0 s", "3600 s".
+inline std::string duration_text(int64_t ns) {
+  const bool negative = ns < 0;
+  const uint64_t magnitude = negative ? static_cast<uint64_t>(-(ns + 1)) + 1 : static_cast<uint64_t>(ns);
+  char buf[48];
+  if (magnitude == 0) {
+    return "0 s";
+  } else if (magnitude < 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%llu ns", static_cast<unsigned long long>(magnitude));
+  } else if (magnitude < 1'000'000'000) {
+    std::snprintf(buf, sizeof buf, "%.0f ms", static_cast<double>(magnitude) / 1e6);
+  } else if (magnitude < 100'000'000'000) {
+    std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(magnitude) / 1e9);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f s", static_cast<double>(magnitude) / 1e9);
+  }
+  return (negative ? "-" : "") + std::string(buf);
+}
+
+// Sizes in binary units as Longhorn's UI prints them: "40 GiB", "6.1 MiB", "0 B".
+inline std::string bytes_text(uint64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0 && unit < 5) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char buf[32];
+  if (unit == 0 || value >= 100.0 || value == static_cast<double>(static_cast<uint64_t>(value))) {
+    std::snprintf(buf, sizeof buf, "%.0f %s", value, kUnits[unit]);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f %s", value, kUnits[unit]);
+  }
+  return buf;
+}
+
+}  // namespace sentinel::salvage
