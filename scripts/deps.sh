@@ -12,6 +12,10 @@ SENTINEL_PACKAGES=(
   libssl-dev libsqlite3-dev libsqlitecpp-dev libsystemd-dev
   libgtest-dev libgmock-dev
   e2fsprogs tar coreutils
+  iproute2 openssl  # tests/e2e: network namespaces and veth; TLS test certificates
+  # tests/systemd: systemd-analyze (systemd), setpriv and unshare (util-linux), strace, dpkg-shlibdeps for the
+  # .deb's Depends (dpkg-dev), the Kubernetes manifests parsed with yaml-cpp
+  systemd util-linux strace dpkg-dev libyaml-cpp-dev
 )
 
 missing=()

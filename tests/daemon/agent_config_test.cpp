@@ -57,12 +57,21 @@ TEST(AgentConfig, EveryBadValueIsAClearError) {
       {{"--node", "w1", "--log-level", "loud"}, "log-level"},
       {{"--node", "w1", "--bogus"}, "bogus"},
       {{"--config", "/nonexistent/agent.conf"}, "config file"},
+      {{"--node", "w1", "--collector", "c:7460", "--tls-ca", "/etc/ca.pem"}, "TLS needs all"},
+      {{"--node", "w1", "--tls-ca", "a", "--tls-cert", "b", "--tls-key", "c"}, "need --collector"},
   };
   for (const auto& c : cases) {
     auto outcome = parse_agent_config(c.args);
     EXPECT_FALSE(outcome.config) << c.args.back();
     EXPECT_NE(outcome.error.find(c.mentions), std::string::npos) << outcome.error;
   }
+}
+
+TEST(AgentConfig, TlsServerNameDefaultsToTheCollectorHost) {
+  auto outcome = parse_agent_config({"--node", "w1", "--collector", "collector.example:7460", "--tls-ca", "ca.pem",
+                                     "--tls-cert", "w1.pem", "--tls-key", "w1.key"});
+  ASSERT_TRUE(outcome.config) << outcome.error;
+  EXPECT_EQ(outcome.config->tls_server_name, "collector.example");
 }
 
 TEST(AgentConfig, HelpTeaches) {
