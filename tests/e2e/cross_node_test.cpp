@@ -137,6 +137,21 @@ TEST_F(Netns, TwoWorkersReportTheSplitVolumeToTheCollectorAcrossVethLinks) {
     EXPECT_GT(rx_bytes(collector_ifs_[i]), rx_before[i] + 1000)
         << "the report of worker-" << i + 1 << " did not cross " << collector_ifs_[i];
   }
+  // The plan from the collector: worker-1's replica (higher revision counter), commands with the exact name.
+  int code = -1;
+  const std::string plan_out = run_command(ip_ + " netns exec " + collector_ns_ + " " + SENTINELCTL_PATH + " plan " +
+                                               treegen::kSplitVolume + " --collector http://127.0.0.1:7461 --json",
+                                           &code);
+  ASSERT_EQ(code, 0) << plan_out;
+  const auto plan = nlohmann::json::parse(plan_out);
+  ASSERT_EQ(plan["recommended"].size(), 1u) << plan_out;
+  EXPECT_EQ(plan["recommended"][0]["node"], "worker-1");
+  bool names_volume = false;
+  for (const auto& step : plan["steps"]) {
+    names_volume = names_volume || step.get<std::string>().find(std::string("longhornvolume=") +
+                                                                treegen::kSplitVolume) != std::string::npos;
+  }
+  EXPECT_TRUE(names_volume);
 }
 
 }  // namespace

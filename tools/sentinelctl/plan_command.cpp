@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "salvage/planner.h"
 #include "salvage/shell_words.h"
 #include "salvage/volume_replicas.h"
+#include "tools/sentinelctl/collector_client.h"
 #include "tools/sentinelctl/commands.h"
 #include "tools/sentinelctl/inventory_output.h"
 #include "tools/sentinelctl/plan_output.h"
@@ -47,8 +49,34 @@ bool read_inventory_file(const std::string& path, salvage::NodeInventory* out, s
   return true;
 }
 
+// Every replica the collector knows for `volume`, grouped into one inventory per node (its /v1/volumes/{name}:
+// each entry carries the node and the replica as the agent reported it). False after printing why.
+bool read_from_collector(const std::string& url, const std::string& volume,
+                         std::vector<salvage::NodeInventory>* out) {
+  const auto body = fetch("plan", url, "/v1/volumes/" + percent_encode(volume), false);
+  if (!body) return false;
+  std::map<std::string, salvage::NodeInventory> by_node;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  for (const auto& entry : (*body)["replicas"]) {
+    if (!entry.contains("replica") || entry["replica"].is_null()) continue;
+    const std::string node = entry.value("node", std::string());
+    salvage::NodeInventory& inventory = by_node[node];
+    inventory.inventory.set_node(node);
+    v1::Replica replica;
+    if (!google::protobuf::util::JsonStringToMessage(entry["replica"].dump(), &replica, options).ok()) {
+      std::cerr << "sentinelctl plan: the collector sent a replica of " << node << " that does not parse\n";
+      return false;
+    }
+    *inventory.inventory.add_replicas() = std::move(replica);
+  }
+  for (auto& [node, inventory] : by_node) out->push_back(std::move(inventory));
+  return true;
+}
+
 constexpr const char* kUsage =
     "sentinelctl plan VOLUME --inventory FILE [--inventory FILE]... [--longhorn-version vX.Y.Z]\n"
+    "sentinelctl plan VOLUME --collector URL [--longhorn-version vX.Y.Z]\n"
     "                 [--revision-counter enabled|disabled|auto] [--json [--compact]]\n"
     "\n"
     "Works out which replicas of VOLUME to salvage, from the inventories of every node that holds one (each\n"
@@ -66,6 +94,8 @@ constexpr const char* kUsage =
     "  # anywhere, with the files copied together:\n"
     "  sentinelctl plan pvc-5adeffdc-ee9d-495e-84ed-fa01318b767d \\\n"
     "      --inventory worker-1.json --inventory worker-2.json --longhorn-version v1.5.3\n"
+    "  # or from the collector, which holds every node's latest report:\n"
+    "  sentinelctl plan pvc-5adeffdc-ee9d-495e-84ed-fa01318b767d --collector http://127.0.0.1:7461\n"
     "  sentinelctl plan pvc-5adeffdc-ee9d-495e-84ed-fa01318b767d --inventory worker-1.json \\\n"
     "      --inventory worker-2.json --json | jq '{recommended, longhornWouldKeep, divergent}'\n"
     "\n"
@@ -75,7 +105,8 @@ constexpr const char* kUsage =
     "      -o jsonpath='{.spec.template.spec.containers[0].image}'\n"
     "\n"
     "Exit codes: 0 the plan was made (read its warnings); 1 it could not be made (an inventory file cannot be\n"
-    "read or parsed, or no inventory holds a replica of VOLUME); 2 usage error (bad option, no --inventory, or\n"
+    "read or parsed, no inventory holds a replica of VOLUME, or the collector cannot be reached or knows no\n"
+    "replica of it); 2 usage error (bad option, neither --inventory nor --collector, or\n"
     "a VOLUME that matches no replica and is not a valid Longhorn volume name, e.g. with a stray '~').\n"
     "\n"
     "Options";
@@ -87,6 +118,8 @@ int run_plan_command(const CommandArgs& args) {
   opts.add_options()("help,h", "show this help")(
       "inventory,i", po::value<std::vector<std::string>>()->composing(),
       "an inventory file (`sentinelctl scan --json` output) of one node; repeatable, one per node")(
+      "collector", po::value<std::string>(),
+      "read the volume's replicas from sentinel-collector's HTTP API (http://HOST:PORT) instead of files")(
       "longhorn-version", po::value<std::string>()->default_value(""),
       "the Longhorn version to predict (vX.Y.Z); default unknown: every outcome any version may reach")(
       "revision-counter", po::value<std::string>()->default_value("auto"),
@@ -119,7 +152,10 @@ int run_plan_command(const CommandArgs& args) {
   const auto volumes = vm.count("volume") ? vm["volume"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (volumes.size() != 1) return usage_error("give exactly one VOLUME");
   const std::string& volume = volumes.front();
-  if (!vm.count("inventory")) return usage_error("give at least one --inventory FILE");
+  const bool from_collector = vm.count("collector") > 0;
+  if (from_collector == (vm.count("inventory") > 0)) {
+    return usage_error("give --inventory FILE (one or more) or --collector URL");
+  }
 
   salvage::PlanOptions options;
   options.longhorn_version = vm["longhorn-version"].as<std::string>();
@@ -131,7 +167,13 @@ int run_plan_command(const CommandArgs& args) {
   options.revision_counter = *choice;
 
   std::vector<salvage::NodeInventory> inventories;
-  for (const auto& path : vm["inventory"].as<std::vector<std::string>>()) {
+  if (from_collector) {
+    if (const std::string problem = salvage::volume_name_problem(volume); !problem.empty()) {
+      return usage_error("\"" + volume + "\" is not a Longhorn volume name: " + problem);
+    }
+    if (!read_from_collector(vm["collector"].as<std::string>(), volume, &inventories)) return kExitCouldNotRun;
+  }
+  for (const auto& path : from_collector ? std::vector<std::string>{} : vm["inventory"].as<std::vector<std::string>>()) {
     salvage::NodeInventory loaded;
     std::string error;
     if (!read_inventory_file(path, &loaded, &error)) {
