@@ -303,6 +303,26 @@ TEST_F(AgentProcess, StopsCleanlyOnSigtermAndRemovesItsSocket) {
   EXPECT_TRUE(wait_until([&] { return !status_json().is_null(); }, 5s));
 }
 
+TEST_F(AgentProcess, SighupRereadsTheConfigFile) {
+  const std::string config = dir_.path() + "/agent.conf";
+  std::ofstream(config) << "quick-interval = 1h\n";
+  auto agent = start_agent({"--config", config});
+  ASSERT_TRUE(wait_until([&] { return status_json().value("lastQuickScanAtNs", std::string("0")) != "0"; }, 10s));
+  const std::string first = status_json().value("lastQuickScanAtNs", std::string());
+  std::ofstream(config, std::ios::trunc) << "quick-interval = 200ms\ncollector = 127.0.0.1:9\n";
+  agent->signal(SIGHUP);
+  // The new interval applies at once; a new collector needs a restart and the log says so.
+  EXPECT_TRUE(wait_until([&] { return status_json().value("lastQuickScanAtNs", first) != first; }, 10s));
+  EXPECT_EQ(status_json().value("collector", std::string("?")), "");
+  EXPECT_TRUE(wait_until([&] { return read_file(log_).find("takes effect after a restart") != std::string::npos; },
+                         5s));
+  // A file that no longer parses is refused and the running configuration kept.
+  std::ofstream(config, std::ios::trunc) << "quick-interval = soon\n";
+  agent->signal(SIGHUP);
+  EXPECT_TRUE(wait_until([&] { return read_file(log_).find("no longer parses") != std::string::npos; }, 5s));
+  EXPECT_TRUE(agent->running());
+}
+
 TEST_F(AgentProcess, BadConfigurationExitsWithTwoAndSaysWhy) {
   ChildProcess agent({SENTINEL_AGENT_PATH, "--node", "worker-1", "--quick-interval", "60"}, {}, log_);
   EXPECT_EQ(agent.wait_for_exit(5s), 2);
