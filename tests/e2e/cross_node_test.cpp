@@ -134,6 +134,9 @@ TEST_F(Netns, TwoWorkersReportTheSplitVolumeToTheCollectorAcrossVethLinks) {
   for (const auto& replica : volume["replicas"]) nodes.insert(replica["node"].get<std::string>());
   EXPECT_EQ(nodes, (std::set<std::string>{"worker-1", "worker-2"}));
   for (int i = 0; i < 2; ++i) {
+    const uint64_t crossed = rx_bytes(collector_ifs_[i]) - rx_before[i];
+    std::printf("worker-%d 198.18.%d.2 (%s) -> collector 198.18.%d.1:7460 (%s): %llu bytes received\n", i + 1, i + 1,
+                worker_ns_[i].c_str(), i + 1, collector_ifs_[i].c_str(), static_cast<unsigned long long>(crossed));
     EXPECT_GT(rx_bytes(collector_ifs_[i]), rx_before[i] + 1000)
         << "the report of worker-" << i + 1 << " did not cross " << collector_ifs_[i];
   }
