@@ -411,9 +411,13 @@ int run(int argc, char** argv) {
   }
   uintmax_t inventory_bytes[2] = {fs::file_size(inv_a), fs::file_size(inv_b)};
   size_t chunk_counts[2] = {0, 0};
+  std::string digest_a;
   for (int i = 0; i < 2; ++i) {
     const auto doc = nlohmann::json::parse(read_text(i == 0 ? inv_a : inv_b));
-    for (const auto& r : doc["replicas"]) chunk_counts[i] += r["content"]["chunks"].size();
+    for (const auto& r : doc["replicas"]) {
+      chunk_counts[i] += r["content"]["chunks"].size();
+      if (i == 0) digest_a = r.value("contentDigest", std::string());
+    }
   }
   const fs::path img_a = p.out / "a.img";
   const fs::path img_b = p.out / "b.img";
@@ -462,9 +466,10 @@ int run(int argc, char** argv) {
               "%.3f GB allocated (cp's output %.3f GB); all four layers hold %.3f GB\n",
               gb, as_u64(export_report["dataBytesRead"]) / 1e9, as_u64(export_report["dataBytesWritten"]) / 1e9,
               export_allocated / 1e9, allocated(p.head_a()) / 1e9, cp_allocated / 1e9, layer_data / 1e9);
-  std::printf("  export: %s reads, peak RSS %.1f MiB, contentDigest %s\n",
+  std::printf("  export: %s reads, peak RSS %.1f MiB; --verify: %s, contentDigest %s (worker-1's deep scan: %s)\n",
               export_report.value("readBackend", std::string("?")).c_str(), export_rss / 1024.0,
-              export_report.value("contentDigest", std::string("?")).c_str());
+              export_report["verify"].value("state", std::string("?")).c_str(),
+              export_report.value("contentDigest", std::string("?")).c_str(), digest_a.c_str());
   const double ratio_a = s_export.med() / s_cp_sync.med();
   const double ratio_a_nosync = s_export.med() / s_cp.med();
   std::printf("  ratio export / (cp + sync) = %.3f;  export / cp alone (cp's data still in the page cache) = %.3f\n\n",
@@ -488,6 +493,8 @@ int run(int argc, char** argv) {
   const double ratio_b = s_qemu.med() / s_diff.med();
   std::printf("  ratio qemu-img compare / diff --inventory = %.1f\n\n", ratio_b);
 
+  const bool verified = export_report["verify"].value("state", std::string()) == "PASSED" &&
+                        export_report.value("contentDigest", std::string()) == digest_a;
   const bool found = qemu_offset == divergent && diff_doc["ranges"].size() == 1 &&
                      diff_chunk_offset == divergent / kChunk * kChunk && local_doc["ranges"].size() == 1 &&
                      local_offset == divergent && as_u64(local_doc["ranges"][0]["length"]) == kBlock;
@@ -495,6 +502,8 @@ int run(int argc, char** argv) {
               verdict(ratio_a <= kMaxRatioExport), ratio_a, kMaxRatioExport, ratio_a_nosync);
   std::printf("%s  (b) qemu-img compare / sentinelctl diff --inventory: %.1f >= %.0f\n",
               verdict(ratio_b >= kMinRatioDiff), ratio_b, kMinRatioDiff);
+  std::printf("%s  the export verified (read back, every chunk equal) and its digest is worker-1's deep scan's\n",
+              verdict(verified));
   std::printf("%s  every tool found the differing block (qemu-img exactly, the chunk-list diff its 4 MiB chunk, the "
               "local diff exactly)\n",
               verdict(found));

@@ -108,8 +108,8 @@ void Committer::run() {
     if (!batch.empty()) {
       commit(batch);
       batch.clear();
-      continue;
     }
+    // Between batches, also under a load that never leaves the queue empty: one bounded step at a time.
     if (options_.retention.count() > 0 &&
         (prune_pending_ || std::chrono::steady_clock::now() >= next_prune_)) {
       prune_step();

@@ -128,8 +128,14 @@ void Session::wait_readable() {
     }
     if (phase_ == Phase::kReports && context_.committer.queued_bytes() > kMaxQueuedBytes) {
       pause();
-      auto retry = std::make_shared<asio::steady_timer>(socket_.get_executor(), kBacklogRetry);
-      retry->async_wait([self = shared_from_this(), retry](const error_code&) { self->wait_readable(); });
+      if (!backlog_retry_pending_) {  // one look-again per connection, however many acks call in meanwhile
+        backlog_retry_pending_ = true;
+        auto retry = std::make_shared<asio::steady_timer>(socket_.get_executor(), kBacklogRetry);
+        retry->async_wait([self = shared_from_this(), retry](const error_code&) {
+          self->backlog_retry_pending_ = false;
+          self->wait_readable();
+        });
+      }
       return;
     }
     if (paused_) {

@@ -113,6 +113,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   bool reading_ = false;         // a read or readiness wait is pending
   bool paused_ = false;          // not reading because of our own back-pressure (not the peer's fault)
+  bool backlog_retry_pending_ = false;
   bool frame_started_ = false;   // bytes of an incomplete frame are buffered
   bool shutting_down_ = false;
   size_t in_flight_ = 0;

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <cstdlib>
 
 #include "scanner/content_digest.h"
 #include "scanner/merged_view.h"
@@ -28,11 +27,12 @@ bool ImageWriter::fail(const std::string& what, int err) {
   return false;
 }
 
-scanner::SysResult<SparseImageWriter> SparseImageWriter::create(int fd, uint64_t volume_bytes, std::string name) {
+scanner::SysResult<SparseImageWriter> SparseImageWriter::create(int fd, uint64_t volume_bytes, std::string name,
+                                                                uint64_t writeback_window) {
   if (::ftruncate(fd, static_cast<off_t>(volume_bytes)) != 0) {
     return scanner::sys_error("size " + name + " to " + std::to_string(volume_bytes) + " bytes");
   }
-  return SparseImageWriter(fd, std::move(name));
+  return SparseImageWriter(fd, std::move(name), writeback_window);
 }
 
 bool SparseImageWriter::write_at(uint64_t offset, const uint8_t* bytes, size_t length) {
@@ -47,20 +47,11 @@ bool SparseImageWriter::write_at(uint64_t offset, const uint8_t* bytes, size_t l
   }
   written_ += length;
   window_bytes_ += length;
-  if (window_bytes_ >= kWritebackWindow) stream_writeback(offset + length);
+  if (window_bytes_ >= writeback_window_) stream_writeback(offset + length);
   return true;
 }
 
 void SparseImageWriter::stream_writeback(uint64_t written_end) {
-  static const int mode = getenv("SENTINEL_WB_MODE") ? atoi(getenv("SENTINEL_WB_MODE")) : 3;
-  if (mode == 1) return;
-  if (mode == 2) {
-    (void)::sync_file_range(fd_, static_cast<off_t>(window_start_), static_cast<off_t>(written_end - window_start_),
-                            SYNC_FILE_RANGE_WRITE);
-    window_start_ = written_end;
-    window_bytes_ = 0;
-    return;
-  }
   // Best effort: a file system without sync_file_range still gets everything written by the final fsync.
   const Range range{window_start_, written_end - window_start_};
   (void)::sync_file_range(fd_, static_cast<off_t>(range.offset), static_cast<off_t>(range.length),

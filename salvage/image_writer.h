@@ -33,8 +33,8 @@ class ImageWriter {
   [[nodiscard]] virtual bool data(uint64_t offset, const uint8_t* bytes, size_t length) = 0;
   // `length` zero bytes at `offset` (holes).
   [[nodiscard]] virtual bool zeros(uint64_t offset, uint64_t length) = 0;
-  // Once, after the last data()/zeros() (also after a failed stream): everything handed over is written (a
-  // pipelined writer waits for its thread). False when any write failed. The counters are final after it.
+  // Once, after the last data()/zeros() (also after a failed stream): false when any write failed. Writers
+  // that buffer flush here; the counters are final after it.
   virtual bool finish() { return error_.empty(); }
   [[nodiscard]] const std::string& error() const { return error_; }
   [[nodiscard]] uint64_t bytes_written() const { return written_; }
@@ -52,8 +52,10 @@ class SparseImageWriter final : public ImageWriter {
   static constexpr uint64_t kWritebackWindow = uint64_t{32} << 20;
   static constexpr size_t kWritebackDepth = 8;  // windows in flight: bounds the dirty pages to ~256 MiB
 
-  // Sizes the open, empty file `fd` to `volume_bytes`; `name` is for messages.
-  static scanner::SysResult<SparseImageWriter> create(int fd, uint64_t volume_bytes, std::string name);
+  // Sizes the open, empty file `fd` to `volume_bytes`; `name` is for messages. `writeback_window`: tests use a
+  // small one to exercise the streaming writeback on a small file.
+  static scanner::SysResult<SparseImageWriter> create(int fd, uint64_t volume_bytes, std::string name,
+                                                      uint64_t writeback_window = kWritebackWindow);
   bool data(uint64_t offset, const uint8_t* bytes, size_t length) override;
   bool zeros(uint64_t offset, uint64_t length) override;
 
@@ -62,11 +64,13 @@ class SparseImageWriter final : public ImageWriter {
     uint64_t offset;
     uint64_t length;
   };
-  SparseImageWriter(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  SparseImageWriter(int fd, std::string name, uint64_t writeback_window)
+      : fd_(fd), name_(std::move(name)), writeback_window_(writeback_window) {}
   bool write_at(uint64_t offset, const uint8_t* bytes, size_t length);
   void stream_writeback(uint64_t written_end);
   int fd_;
   std::string name_;
+  uint64_t writeback_window_;
   uint64_t window_start_ = 0;     // first byte not yet handed to writeback
   uint64_t window_bytes_ = 0;     // bytes written since
   std::vector<Range> in_flight_;  // ranges whose writeback was started, oldest first

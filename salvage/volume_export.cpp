@@ -11,7 +11,6 @@
 #include "salvage/export_destination.h"
 #include "salvage/image_verify.h"
 #include "salvage/image_writer.h"
-#include "salvage/pipelined_writer.h"
 #include "salvage/replica_source.h"
 #include "scanner/content_digest.h"
 #include "scanner/merged_view.h"
@@ -58,7 +57,7 @@ v1::ExportReport export_volume(scanner::FileSystem& fs, const ExportRequest& req
   std::unique_ptr<ExportDestination> destination;
   std::unique_ptr<ImageWriter> writer;
   if (to_stream) {
-    writer = std::make_unique<PipelinedWriter>(std::make_unique<StreamWriter>(request.stream_fd, "standard output"));
+    writer = std::make_unique<StreamWriter>(request.stream_fd, "standard output");
   } else {
     ExportDestination::Result created =
         ExportDestination::create(request.output, source.protected_dirs, request.force, source.planned_read_bytes);
@@ -66,8 +65,7 @@ v1::ExportReport export_volume(scanner::FileSystem& fs, const ExportRequest& req
     destination = std::move(created.destination);
     auto sized = SparseImageWriter::create(destination->fd(), source.volume_bytes, request.output);
     if (!sized) return finish(v1::ExportReport::FAILED, sized.error().message());
-    if (getenv("SENTINEL_NO_PIPE")) writer = std::make_unique<SparseImageWriter>(std::move(*sized)); else
-    writer = std::make_unique<PipelinedWriter>(std::make_unique<SparseImageWriter>(std::move(*sized)));
+    writer = std::make_unique<SparseImageWriter>(std::move(*sized));
   }
 
   auto engine = scanner::ReadEngine::create(request.read, request.queue_factory);
@@ -95,7 +93,7 @@ v1::ExportReport export_volume(scanner::FileSystem& fs, const ExportRequest& req
     return true;
   };
   const scanner::MergedViewReport read = stream_replica_source(fs, **engine, source, sink);
-  const bool written = writer->finish();  // the writing thread is done with the file from here on
+  const bool written = writer->finish();
   report.set_data_bytes_read(read.read_bytes);
   report.set_data_bytes_written(writer->bytes_written());
   report.set_zero_bytes_skipped(writer->zero_bytes_skipped());
@@ -115,9 +113,10 @@ v1::ExportReport export_volume(scanner::FileSystem& fs, const ExportRequest& req
   if (to_stream) return finish(v1::ExportReport::EXPORTED, "");
 
   if (auto synced = destination->sync(); !synced) return finish(v1::ExportReport::FAILED, synced.error().message());
+  // The pages are clean after fsync: dropping them leaves the node's page cache as it was, and makes a
+  // verification read the image back from the storage.
+  (void)::posix_fadvise(destination->fd(), 0, 0, POSIX_FADV_DONTNEED);
   if (request.verify) {
-    // The pages are clean after fsync; dropping them makes the read-back come from the storage.
-    (void)::posix_fadvise(destination->fd(), 0, 0, POSIX_FADV_DONTNEED);
     SourceDigests expected{digester->digest(), digester->chunks()};
     *report.mutable_verify() =
         verify_image(fs, **engine, destination->dir_fd(), destination->temp_name(), source.volume_bytes, expected);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -316,6 +317,13 @@ TEST(ExportCli, StdoutEqualsTheFileAndVerifyPasses) {
   EXPECT_EQ(report.at("volumeBytes"), "67108864");
   EXPECT_EQ(report.at("chain").size(), 4u);
 
+  // --progress on a stderr that is not a terminal: plain lines, the last one at 100%.
+  const std::string progress = run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " +
+                                               shell_quoted(out.path() + "/p.img") + " --progress 2>&1 >/dev/null",
+                                           &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(progress.find("data (100%)"), std::string::npos) << progress;
+
   // Usage errors.
   run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output - --verify >/dev/null 2>&1", &rc);
   EXPECT_EQ(rc, 2);
@@ -594,6 +602,31 @@ TEST(ExportPieces, SparseWriterLeavesZeroBlocksAsHoles) {
   EXPECT_EQ(bytes[9 * kBlock + 7], 1);
   EXPECT_EQ(bytes[12 * kBlock], 2);
   EXPECT_EQ(bytes[64 * kBlock + 99], 3);
+}
+
+// The streaming writeback (sync_file_range windows, oldest waited for and dropped from the cache) leaves the
+// same file as plain writes: with a 16 KiB window, 300 pieces cross it 100 times and the depth many times over.
+TEST(ExportPieces, StreamingWritebackKeepsEveryByte) {
+  TempDir out;
+  const std::string path = out.path() + "/s.img";
+  scanner::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  ASSERT_TRUE(fd.valid());
+  const uint64_t size = 1200 * kBlock;
+  auto writer = SparseImageWriter::create(fd.get(), size, path, /*writeback_window=*/4 * kBlock);
+  ASSERT_TRUE(writer.ok());
+  std::string expected(size, '\0');
+  for (uint64_t piece = 0; piece < 300; ++piece) {  // every 4th block pair holds data
+    std::vector<uint8_t> bytes(2 * kBlock);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(1 + (piece * 7 + i) % 251);
+    const uint64_t offset = piece * 4 * kBlock;
+    ASSERT_TRUE(writer->data(offset, bytes.data(), bytes.size()));
+    std::memcpy(expected.data() + offset, bytes.data(), bytes.size());
+  }
+  ASSERT_TRUE(writer->finish());
+  EXPECT_EQ(writer->bytes_written(), 300 * 2 * kBlock);
+  ASSERT_EQ(::fsync(fd.get()), 0);
+  EXPECT_TRUE(read_file(path) == expected);
+  EXPECT_LE(allocated_bytes(path), 300 * 2 * kBlock + kAllocationSlack);
 }
 
 TEST(ExportPieces, MismatchedChunksTreatsMissingChunksAsZeros) {

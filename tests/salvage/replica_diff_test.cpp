@@ -8,12 +8,15 @@
 #include "salvage/replica_diff.h"
 
 #include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -24,6 +27,8 @@
 #include "scanner/scanner.h"
 #include "tests/scanner/fault_injection.h"
 #include "tests/scanner/fixture_support.h"
+#include "tools/sentinelctl/inventory_file.h"
+#include "tools/sentinelctl/inventory_output.h"
 #include "tools/treegen/replica_writer.h"
 
 namespace sentinel::salvage {
@@ -288,6 +293,40 @@ TEST(ReplicaDiffCli, QuickScanInventoriesCannotTell) {
   const std::string err = run_command(nodes.command() + " 2>&1 >/dev/null", &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(err.find("--deep --chunks"), std::string::npos) << err;
+}
+
+// `diff --inventory` reads the chunk lists itself (tools/sentinelctl/inventory_file.h): it must read exactly what
+// protobuf's own JSON parser reads, also for entries it hands over to it.
+TEST(ReplicaDiffCli, InventoryFilesReadAsProtobufReadsThem) {
+  FixturePair c("case4-divergent");
+  scanner::PosixFileSystem posix;
+  v1::Inventory inventory = scanner::scan_disks(posix, {c.disk}, "worker-1", {});
+  scanner::DeepScanOptions deep;
+  deep.keep_chunks = true;
+  scanner::deep_scan_inventory(posix, &inventory, deep);
+  ASSERT_GT(inventory.replicas(0).content().chunks_size(), 1);
+  json doc = json::parse(tools::message_to_json(inventory, /*pretty=*/true));
+  // Entries the fast path must not take: a numeric index, an unknown field (a newer sentinelctl's).
+  doc["replicas"][0]["content"]["chunks"][0]["index"] = 0;
+  doc["replicas"][0]["content"]["chunks"][1]["fromTheFuture"] = true;
+  doc["replicas"][0]["futureField"] = "ignored";
+  const std::string path = c.tmp.path() + "/inventory.json";
+  { std::ofstream(path) << doc.dump(1); }
+  const tools::InventoryFile loaded = tools::read_inventory_file(path);
+  ASSERT_EQ(loaded.error, "");
+  v1::Inventory by_protobuf;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(doc.dump(), &by_protobuf, options).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(loaded.inventory, by_protobuf));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(loaded.inventory, inventory));
+
+  doc["replicas"][0]["content"]["chunks"][2]["index"] = "not a number";
+  { std::ofstream(path) << doc.dump(); }
+  EXPECT_NE(tools::read_inventory_file(path).error, "");
+  { std::ofstream(path) << "{\"replicas\": ["; }
+  EXPECT_NE(tools::read_inventory_file(path).error, "");
+  EXPECT_NE(tools::read_inventory_file(c.tmp.path() + "/missing.json").error, "");
 }
 
 // ---------------------------------------------------------------------------------------------------------
