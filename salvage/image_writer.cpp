@@ -1,7 +1,6 @@
 // Writers of an exported volume. See image_writer.h.
 #include "salvage/image_writer.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,12 +26,13 @@ bool ImageWriter::fail(const std::string& what, int err) {
   return false;
 }
 
-scanner::SysResult<SparseImageWriter> SparseImageWriter::create(int fd, uint64_t volume_bytes, std::string name,
-                                                                uint64_t writeback_window) {
+scanner::SysResult<std::unique_ptr<SparseImageWriter>> SparseImageWriter::create(int fd, uint64_t volume_bytes,
+                                                                                 std::string name,
+                                                                                 uint64_t writeback_window) {
   if (::ftruncate(fd, static_cast<off_t>(volume_bytes)) != 0) {
     return scanner::sys_error("size " + name + " to " + std::to_string(volume_bytes) + " bytes");
   }
-  return SparseImageWriter(fd, std::move(name), writeback_window);
+  return std::unique_ptr<SparseImageWriter>(new SparseImageWriter(fd, std::move(name), writeback_window));
 }
 
 bool SparseImageWriter::write_at(uint64_t offset, const uint8_t* bytes, size_t length) {
@@ -46,27 +46,13 @@ bool SparseImageWriter::write_at(uint64_t offset, const uint8_t* bytes, size_t l
     done += static_cast<size_t>(n);
   }
   written_ += length;
-  window_bytes_ += length;
-  if (window_bytes_ >= writeback_window_) stream_writeback(offset + length);
+  writeback_.written(offset, length);
   return true;
 }
 
-void SparseImageWriter::stream_writeback(uint64_t written_end) {
-  // Best effort: a file system without sync_file_range still gets everything written by the final fsync.
-  const Range range{window_start_, written_end - window_start_};
-  (void)::sync_file_range(fd_, static_cast<off_t>(range.offset), static_cast<off_t>(range.length),
-                          SYNC_FILE_RANGE_WRITE);
-  in_flight_.push_back(range);
-  window_start_ = written_end;
-  window_bytes_ = 0;
-  if (in_flight_.size() > kWritebackDepth) {
-    const Range oldest = in_flight_.front();
-    in_flight_.erase(in_flight_.begin());
-    (void)::sync_file_range(fd_, static_cast<off_t>(oldest.offset), static_cast<off_t>(oldest.length),
-                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-    (void)::posix_fadvise(fd_, static_cast<off_t>(oldest.offset), static_cast<off_t>(oldest.length),
-                          POSIX_FADV_DONTNEED);
-  }
+bool SparseImageWriter::finish() {
+  writeback_.finish();
+  return error_.empty();
 }
 
 bool SparseImageWriter::data(uint64_t offset, const uint8_t* bytes, size_t length) {

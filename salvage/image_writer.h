@@ -6,11 +6,8 @@
 //   non-zero byte are written (pwrite at their volume offset). Zero ranges and all-zero data blocks are left as
 //   holes: the file reads back byte-identical (a hole reads as zeros) and allocates about the data's size.
 //   Blocks are aligned to the volume offset, as Longhorn's own 4 KiB blocks are.
-//   Writeback is streamed (the pattern of a large sequential writer): every kWritebackWindow bytes written,
-//   writeback of that range is started (sync_file_range WRITE), and the range kWritebackDepth windows back is
-//   waited for and dropped from the page cache. The device writes while the volume is still being read, the
-//   final fsync finds little left to do, and a 40 GiB export leaves neither gigabytes of dirty pages nor its
-//   own data in the node's page cache (the workload's cache stays, as with the deep scan's reads).
+//   Writeback streams to the storage while the export goes on (writeback_streamer.h), and the pages written are
+//   dropped from the page cache once on storage.
 // - StreamWriter: every byte in order, zeros included (from a static zero buffer), with write(2) until done;
 //   EPIPE (the reader went away) is an error like any other. Nothing is seeked: pipes cannot seek.
 // - Errors are values: data()/zeros() return false and keep the first error (error()); the caller stops the
@@ -19,9 +16,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
-#include <vector>
 
+#include "salvage/writeback_streamer.h"
 #include "scanner/sys_result.h"
 
 namespace sentinel::salvage {
@@ -49,31 +47,21 @@ class ImageWriter {
 
 class SparseImageWriter final : public ImageWriter {
  public:
-  static constexpr uint64_t kWritebackWindow = uint64_t{32} << 20;
-  static constexpr size_t kWritebackDepth = 8;  // windows in flight: bounds the dirty pages to ~256 MiB
-
   // Sizes the open, empty file `fd` to `volume_bytes`; `name` is for messages. `writeback_window`: tests use a
   // small one to exercise the streaming writeback on a small file.
-  static scanner::SysResult<SparseImageWriter> create(int fd, uint64_t volume_bytes, std::string name,
-                                                      uint64_t writeback_window = kWritebackWindow);
+  static scanner::SysResult<std::unique_ptr<SparseImageWriter>> create(
+      int fd, uint64_t volume_bytes, std::string name, uint64_t writeback_window = WritebackStreamer::kWindow);
   bool data(uint64_t offset, const uint8_t* bytes, size_t length) override;
   bool zeros(uint64_t offset, uint64_t length) override;
+  bool finish() override;
 
  private:
-  struct Range {
-    uint64_t offset;
-    uint64_t length;
-  };
   SparseImageWriter(int fd, std::string name, uint64_t writeback_window)
-      : fd_(fd), name_(std::move(name)), writeback_window_(writeback_window) {}
+      : fd_(fd), name_(std::move(name)), writeback_(fd, writeback_window) {}
   bool write_at(uint64_t offset, const uint8_t* bytes, size_t length);
-  void stream_writeback(uint64_t written_end);
   int fd_;
   std::string name_;
-  uint64_t writeback_window_;
-  uint64_t window_start_ = 0;     // first byte not yet handed to writeback
-  uint64_t window_bytes_ = 0;     // bytes written since
-  std::vector<Range> in_flight_;  // ranges whose writeback was started, oldest first
+  WritebackStreamer writeback_;
 };
 
 class StreamWriter final : public ImageWriter {

@@ -2,6 +2,7 @@
 #include "salvage/replica_diff.h"
 
 #include <algorithm>
+#include <iterator>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -30,14 +31,25 @@ struct Handoff {
   bool stop = false;  // the comparison is over early: a side failed or ended before the volume did
 };
 
+// Adds [offset, offset + length) to `ranges`, merged with the last one when adjacent.
+void add_range(std::vector<ByteRange>* ranges, uint64_t offset, uint64_t length) {
+  if (!ranges->empty() && ranges->back().offset + ranges->back().length == offset) {
+    ranges->back().length += length;
+  } else {
+    ranges->push_back({offset, length});
+  }
+}
+
 // One side: streams its merged volume (on its own thread) into a 4 MiB chunk buffer, and hands every finished
 // chunk to the comparing thread, waiting until it is released before reusing the buffer.
+// The buffer is all zeros except where the current chunk's data landed (`data_ranges`): a chunk costs its data,
+// never its 4 MiB (a 40 GiB volume with 1.7 GB of data has ~10,000 chunks with data).
 class ChunkStream {
  public:
   ChunkStream(Handoff& handoff, uint64_t volume_bytes)
       : handoff_(handoff),
         volume_bytes_(volume_bytes),
-        buffer_(new uint8_t[kContentChunkBytes]),
+        buffer_(new uint8_t[kContentChunkBytes]()),
         digester_(volume_bytes, /*keep_chunks=*/false) {}
 
   // The merged view's sink (side thread). Pieces arrive in order, so `offset` is always the current position.
@@ -47,13 +59,8 @@ class ChunkStream {
       const uint64_t chunk_start = offset / kContentChunkBytes * kContentChunkBytes;
       const uint64_t chunk_end = std::min(chunk_start + kContentChunkBytes, volume_bytes_);
       const size_t n = static_cast<size_t>(std::min<uint64_t>(length, chunk_end - offset));
-      if (!has_data_) {
-        // The buffer holds zeros except where data was copied; only a chunk that held data needs clearing.
-        if (buffer_dirty_) std::memset(buffer_.get(), 0, kContentChunkBytes);
-        has_data_ = true;
-        buffer_dirty_ = true;
-      }
       std::memcpy(buffer_.get() + (offset - chunk_start), bytes, n);
+      add_range(&data_ranges_, offset - chunk_start, n);
       offset += n;
       bytes += n;
       length -= n;
@@ -86,9 +93,9 @@ class ChunkStream {
   [[nodiscard]] bool ready() const { return ready_; }
   [[nodiscard]] bool done() const { return done_; }
   [[nodiscard]] uint64_t ready_index() const { return ready_index_; }
-  [[nodiscard]] bool ready_has_data() const { return ready_has_data_; }
-  // The chunk's bytes; read only between seeing ready() and release().
+  // The chunk's bytes and where its data is (chunk-relative); read only between seeing ready() and release().
   [[nodiscard]] const uint8_t* bytes() const { return buffer_.get(); }
+  [[nodiscard]] const std::vector<ByteRange>& data_ranges() const { return data_ranges_; }
   void release() { ready_ = false; }  // under handoff.mutex; the caller notifies
 
   // After the side thread was joined.
@@ -100,55 +107,49 @@ class ChunkStream {
     std::unique_lock<std::mutex> lock(handoff_.mutex);
     ready_ = true;
     ready_index_ = index;
-    ready_has_data_ = has_data_;
     handoff_.changed.notify_all();
     handoff_.changed.wait(lock, [&] { return !ready_ || handoff_.stop; });
-    has_data_ = false;
-    return !handoff_.stop;
+    const bool go_on = !handoff_.stop;
+    lock.unlock();
+    for (const ByteRange& r : data_ranges_) std::memset(buffer_.get() + r.offset, 0, r.length);
+    data_ranges_.clear();
+    return go_on;
   }
 
   Handoff& handoff_;
   uint64_t volume_bytes_;
   std::unique_ptr<uint8_t[]> buffer_;
   scanner::ContentDigester digester_;
-  bool has_data_ = false;      // side thread: the current chunk received data
-  bool buffer_dirty_ = true;   // side thread: the buffer may hold other bytes (new[] leaves it uninitialised)
+  std::vector<ByteRange> data_ranges_;  // side thread, or the comparing thread while ready_
   // Guarded by handoff_.mutex.
   bool ready_ = false;
   bool done_ = false;
   uint64_t ready_index_ = 0;
-  bool ready_has_data_ = false;
   scanner::MergedViewReport report_;
 };
 
-// Adds [offset, offset + length) to `ranges`, merged with the last one when adjacent.
-void add_range(std::vector<ByteRange>* ranges, uint64_t offset, uint64_t length) {
-  if (!ranges->empty() && ranges->back().offset + ranges->back().length == offset) {
-    ranges->back().length += length;
-  } else {
-    ranges->push_back({offset, length});
-  }
-}
-
-// The differing 4 KiB blocks of chunk `index` (nullptr = the chunk is all zeros on that side). True when any.
-bool compare_chunk(uint64_t index, uint64_t volume_bytes, const uint8_t* a, const uint8_t* b,
+// The differing 4 KiB blocks of chunk `index`, appended to `ranges` as volume byte ranges; true when any. Both
+// buffers are zero outside their data ranges, so only the blocks touching either side's data are compared.
+bool compare_chunk(uint64_t index, uint64_t volume_bytes, const ChunkStream& a, const ChunkStream& b,
                    std::vector<ByteRange>* ranges) {
-  if (a == nullptr && b == nullptr) return false;
   const uint64_t chunk_start = index * kContentChunkBytes;
-  const size_t length = static_cast<size_t>(std::min(kContentChunkBytes, volume_bytes - chunk_start));
-  if (a != nullptr && b != nullptr && std::memcmp(a, b, length) == 0) return false;
+  const uint64_t length = std::min(kContentChunkBytes, volume_bytes - chunk_start);
+  // Both sides' data ranges, merged in offset order.
+  std::vector<ByteRange> touched;
+  std::merge(a.data_ranges().begin(), a.data_ranges().end(), b.data_ranges().begin(), b.data_ranges().end(),
+             std::back_inserter(touched), [](const ByteRange& x, const ByteRange& y) { return x.offset < y.offset; });
   bool any = false;
-  for (size_t off = 0; off < length; off += kVolumeBlockBytes) {
-    const size_t n = std::min<size_t>(kVolumeBlockBytes, length - off);
-    bool differ;
-    if (a != nullptr && b != nullptr) {
-      differ = std::memcmp(a + off, b + off, n) != 0;
-    } else {
-      differ = !scanner::is_all_zero((a != nullptr ? a : b) + off, n);
-    }
-    if (differ) {
-      add_range(ranges, chunk_start + off, n);
-      any = true;
+  uint64_t next_block = 0;  // blocks below this were compared already
+  for (const ByteRange& r : touched) {
+    for (uint64_t block = std::max(next_block, r.offset / kVolumeBlockBytes);
+         block * kVolumeBlockBytes < r.offset + r.length; ++block) {
+      const uint64_t at = block * kVolumeBlockBytes;
+      const size_t n = static_cast<size_t>(std::min(kVolumeBlockBytes, length - at));
+      if (std::memcmp(a.bytes() + at, b.bytes() + at, n) != 0) {
+        add_range(ranges, chunk_start + at, n);
+        any = true;
+      }
+      next_block = block + 1;
     }
   }
   return any;
@@ -230,10 +231,8 @@ v1::DiffReport diff_replica_dirs(scanner::FileSystem& fs, const ReplicaDiffReque
       handoff.changed.notify_all();
       break;
     }
-    const uint8_t* bytes_a = stream_a.ready_has_data() ? stream_a.bytes() : nullptr;
-    const uint8_t* bytes_b = stream_b.ready_has_data() ? stream_b.bytes() : nullptr;
     lock.unlock();  // both sides wait for the release: their buffers hold still while compared
-    if (compare_chunk(index, volume_bytes, bytes_a, bytes_b, &ranges)) ++differing_chunks;
+    if (compare_chunk(index, volume_bytes, stream_a, stream_b, &ranges)) ++differing_chunks;
     lock.lock();
     stream_a.release();
     stream_b.release();

@@ -6,8 +6,9 @@
 //   merged-view reader (replica_source.h); nothing is written anywhere.
 // - One pass: the two merged volumes are streamed at the same time (one thread and one read engine per side),
 //   each assembled into its current 4 MiB chunk; the caller's thread compares the two chunks block by block
-//   (4 KiB, memcmp) and lets both sides go on. Every data byte of each side is read once, holes never; a chunk
-//   that is a hole on both sides costs nothing. Memory: two 4 MiB chunk buffers plus the engines' buffers.
+//   (4 KiB, memcmp) and lets both sides go on. Every data byte of each side is read once, holes never; only
+//   blocks holding data on either side are compared and cleared, so a chunk costs its data, never its 4 MiB.
+//   Memory: two 4 MiB chunk buffers plus the engines' buffers.
 //   The content digests (content_digest.h) of both sides are computed on the way, equal to `scan --deep`'s.
 // - Verdict: EQUAL, DIFFERENT (ranges at 4 KiB granularity, merged, clipped to Size), or FAILED (a replica
 //   cannot be opened or read, or changed during the read: never a wrong verdict). Volumes of different Size

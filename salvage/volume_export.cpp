@@ -65,7 +65,7 @@ v1::ExportReport export_volume(scanner::FileSystem& fs, const ExportRequest& req
     destination = std::move(created.destination);
     auto sized = SparseImageWriter::create(destination->fd(), source.volume_bytes, request.output);
     if (!sized) return finish(v1::ExportReport::FAILED, sized.error().message());
-    writer = std::make_unique<SparseImageWriter>(std::move(*sized));
+    writer = std::move(*sized);
   }
 
   auto engine = scanner::ReadEngine::create(request.read, request.queue_factory);
@@ -99,7 +99,7 @@ v1::ExportReport export_volume(scanner::FileSystem& fs, const ExportRequest& req
   report.set_zero_bytes_skipped(writer->zero_bytes_skipped());
   if (!written) return finish(v1::ExportReport::FAILED, writer->error());
   if (!read.ok()) return finish(v1::ExportReport::FAILED, describe_merged_view_failure(read));
-  if (progress.volume_offset != source.volume_bytes && source.volume_bytes > 0) {
+  if (progress.volume_offset != source.volume_bytes) {
     return finish(v1::ExportReport::FAILED, "the merged view ended before the volume did");
   }
   if (request.on_progress) {

@@ -18,10 +18,10 @@
 //   (content_digest.h), so it equals `scan --deep`'s Replica.content_digest for the head; without, it is "" (it
 //   costs about a tenth of an export's CPU).
 // - Cost: the chain's owned data bytes read once (holes never read), the non-zero ones written once; with
-//   verify, the written bytes read once more. One thread: the writes are buffered and their writeback streams
-//   to the storage while the reading goes on (image_writer.h), which measured faster on a busy two-core node
-//   than a second writing thread (that costs a copy of every byte) or O_DIRECT writes (synchronous, so the
-//   device's latency adds up). Memory: the read engine's buffers and the merged run list.
+//   verify, the written bytes read once more. Reading and writing run on the caller's thread, buffered; the
+//   writeback to the storage is started on a second thread as the file grows (writeback_streamer.h). (Measured
+//   on a busy two-core node: a writing thread that copies every byte, or synchronous O_DIRECT writes, were both
+//   slower.) Memory: the read engine's buffers and the merged run list.
 // - Errors are values (ExportReport.outcome/error); nothing throws except std::bad_alloc. Concurrent exports
 //   are independent.
 #pragma once

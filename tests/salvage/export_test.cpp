@@ -575,8 +575,9 @@ TEST(ExportPieces, SparseWriterLeavesZeroBlocksAsHoles) {
   const std::string path = out.path() + "/w.img";
   scanner::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   ASSERT_TRUE(fd.valid());
-  auto writer = SparseImageWriter::create(fd.get(), 64 * kBlock + 100, path);
-  ASSERT_TRUE(writer.ok());
+  auto created = SparseImageWriter::create(fd.get(), 64 * kBlock + 100, path);
+  ASSERT_TRUE(created.ok());
+  SparseImageWriter* writer = created->get();
   std::vector<uint8_t> piece(6 * kBlock, 0);
   piece[kBlock + 7] = 1;      // block 1: data
   piece[4 * kBlock] = 2;      // block 4: data; blocks 0, 2, 3, 5: zeros
@@ -604,16 +605,18 @@ TEST(ExportPieces, SparseWriterLeavesZeroBlocksAsHoles) {
   EXPECT_EQ(bytes[64 * kBlock + 99], 3);
 }
 
-// The streaming writeback (sync_file_range windows, oldest waited for and dropped from the cache) leaves the
-// same file as plain writes: with a 16 KiB window, 300 pieces cross it 100 times and the depth many times over.
+// The streaming writeback (sync_file_range windows on the streamer's thread, the oldest waited for and dropped
+// from the cache) leaves the same file as plain writes: with a 16 KiB window, 300 pieces cross it 150 times and
+// the depth many times over.
 TEST(ExportPieces, StreamingWritebackKeepsEveryByte) {
   TempDir out;
   const std::string path = out.path() + "/s.img";
   scanner::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   ASSERT_TRUE(fd.valid());
   const uint64_t size = 1200 * kBlock;
-  auto writer = SparseImageWriter::create(fd.get(), size, path, /*writeback_window=*/4 * kBlock);
-  ASSERT_TRUE(writer.ok());
+  auto created = SparseImageWriter::create(fd.get(), size, path, /*writeback_window=*/4 * kBlock);
+  ASSERT_TRUE(created.ok());
+  SparseImageWriter* writer = created->get();
   std::string expected(size, '\0');
   for (uint64_t piece = 0; piece < 300; ++piece) {  // every 4th block pair holds data
     std::vector<uint8_t> bytes(2 * kBlock);
