@@ -363,7 +363,7 @@ TEST(ExportCli, RefusesOutputsInsideTheReplicaTreeAndExistingFiles) {
   }
   sentinel::testing::expect_same_tree(before, sentinel::testing::snapshot_tree(c.disk));
 
-  // The disk itself (outside replicas/) is a fine place: only the replica tree is protected.
+  // An existing output is kept unless --force, and then replaced whole.
   const std::string beside = out.path() + "/existing.img";
   { std::ofstream(beside) << "keep me"; }
   int rc = -1;
