@@ -35,8 +35,6 @@
 //
 // Exit: 0 when the report was produced (PASS or FAIL), 1 when it could not run, 2 on a usage error.
 // It is a benchmark, never a test: not registered with ctest. Run it through bench/run-export.sh.
-#include "bench/bench_support.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -60,6 +58,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "tools/treegen/replica_writer.h"
 
 namespace fs = std::filesystem;
@@ -74,7 +73,7 @@ constexpr int kExitReport = 0;
 constexpr int kExitCouldNotRun = 1;
 constexpr int kExitUsage = 2;
 
-constexpr const char* kMarkerName = ".sentinel-bench-complete";      // written last: the tree is usable
+constexpr const char* kMarkerName = ".sentinel-bench-complete";        // written last: the tree is usable
 constexpr const char* kGeneratingName = ".sentinel-bench-generating";  // written first: the tree is ours
 constexpr const char* kVolume = "pvc-bench-export";
 constexpr const char* kDirA = "pvc-bench-export-aaaa1111";
@@ -183,8 +182,8 @@ Layout plan(const Spec& spec) {
   return layout;
 }
 
-void write_replica(const fs::path& disk, const std::string& disk_name, const std::string& uuid,
-                   const std::string& dir, uint64_t size, std::vector<tg::LayerSpec> layers) {
+void write_replica(const fs::path& disk, const std::string& disk_name, const std::string& uuid, const std::string& dir,
+                   uint64_t size, std::vector<tg::LayerSpec> layers) {
   if (auto r = tg::write_disk(disk.string(), disk_name, uuid); !r) throw std::runtime_error(r.error().message());
   tg::ReplicaSpec spec;
   spec.dir = dir;
@@ -209,8 +208,8 @@ uint64_t ensure_trees(const Paths& p, const Spec& spec, bool regenerate) {
   const bool ours = fs::exists(marker) || fs::exists(p.dir / kGeneratingName);
   for (const auto& entry : fs::directory_iterator(p.dir)) {
     const std::string name = entry.path().filename().string();
-    const bool known = name == "worker-1" || name == "worker-2" || name == "out" || name == kMarkerName ||
-                       name == kGeneratingName;
+    const bool known =
+        name == "worker-1" || name == "worker-2" || name == "out" || name == kMarkerName || name == kGeneratingName;
     if (!known || !ours) {
       throw std::runtime_error(p.dir.string() + " holds " + name +
                                ", which this benchmark did not create; refusing to overwrite it. Use an empty or "
@@ -222,10 +221,11 @@ uint64_t ensure_trees(const Paths& p, const Spec& spec, bool regenerate) {
   for (const fs::path& d : {p.disk_a, p.disk_b, p.out}) fs::remove_all(d);
 
   Layout layout = plan(spec);
-  std::printf("generating two replicas of a %.0f GiB volume (4 layers; merged data %.3f GB, head %.3f GB, "
-              "shadowed older copies %.3f GB) with tools/treegen ...",
-              spec.volume_size / double(1ull << 30), spec.data_bytes() / 1e9, layout.head_bytes / 1e9,
-              layout.stale_bytes / 1e9);
+  std::printf(
+      "generating two replicas of a %.0f GiB volume (4 layers; merged data %.3f GB, head %.3f GB, "
+      "shadowed older copies %.3f GB) with tools/treegen ...",
+      spec.volume_size / double(1ull << 30), spec.data_bytes() / 1e9, layout.head_bytes / 1e9,
+      layout.stale_bytes / 1e9);
   std::fflush(stdout);
   const auto t0 = std::chrono::steady_clock::now();
   write_replica(p.disk_a, "worker-1-disk", "0b3e7c1a-3d5e-4c0e-9000-0000000000a1", kDirA, spec.volume_size,
@@ -317,9 +317,9 @@ int run(int argc, char** argv) {
       "Exit 0 when the report was printed (PASS or FAIL), 1 when it could not run, 2 on a usage error.\n"
       "\n"
       "Options");
-  opts.add_options()("help,h", "show this help")(
-      "dir", po::value(&dir_arg)->default_value("/var/tmp/sentinel-bench-export"),
-      "where the generated disks and the outputs live (~11 GB at the peak)")(
+  opts.add_options()("help,h", "show this help")("dir",
+                                                 po::value(&dir_arg)->default_value("/var/tmp/sentinel-bench-export"),
+                                                 "where the generated disks and the outputs live (~11 GB at the peak)")(
       "runs", po::value(&runs)->default_value(3), "timed rounds of each measurement (after one warm-up)")(
       "seed", po::value(&spec.seed)->default_value(spec.seed), "layout seed")(
       "sentinelctl", po::value(&sentinelctl)->default_value(SENTINELCTL_PATH), "the sentinelctl to measure")(
@@ -354,9 +354,10 @@ int run(int argc, char** argv) {
   ::uname(&un);
   std::printf("trees:    %s (%s, kernel %s)\n", p.dir.c_str(), fs_type_name(p.dir).c_str(), un.release);
   std::printf("machine:  %s, %ld cores online\n", cpu_model().c_str(), ::sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("sentinel: %s\npeers:    %s, %s, %s\nruns:     %d per measurement (interleaved, median, one untimed "
-              "warm-up each), warm page cache\n\n",
-              sentinelctl.c_str(), cp.c_str(), sync.c_str(), qemu_img.c_str(), runs);
+  std::printf(
+      "sentinel: %s\npeers:    %s, %s, %s\nruns:     %d per measurement (interleaved, median, one untimed "
+      "warm-up each), warm page cache\n\n",
+      sentinelctl.c_str(), cp.c_str(), sync.c_str(), qemu_img.c_str(), runs);
 
   // ---- (a) export vs cp --sparse=always of the head -------------------------------------------------------
   uint64_t layer_data = 0;
@@ -365,8 +366,8 @@ int run(int argc, char** argv) {
   }
   const fs::path export_out = p.out / "export.img";
   const fs::path cp_out = p.out / "cp.img";
-  const std::vector<std::string> export_argv = {sentinelctl, "export", "--replica", p.replica_a.string(), "--output",
-                                                export_out.string()};
+  const std::vector<std::string> export_argv = {sentinelctl,          "export",   "--replica",
+                                                p.replica_a.string(), "--output", export_out.string()};
   const std::vector<std::string> cp_argv = {cp, "--sparse=always", p.head_a().string(), cp_out.string()};
   auto clean = [&] {
     fs::remove(export_out);
@@ -403,7 +404,8 @@ int run(int argc, char** argv) {
   const fs::path inv_a = p.out / "worker-1.json";
   const fs::path inv_b = p.out / "worker-2.json";
   Series s_scan;
-  for (const auto& [disk, node, inv] : {std::tuple{p.disk_a, "worker-1", inv_a}, std::tuple{p.disk_b, "worker-2", inv_b}}) {
+  for (const auto& [disk, node, inv] :
+       {std::tuple{p.disk_a, "worker-1", inv_a}, std::tuple{p.disk_b, "worker-2", inv_b}}) {
     const ChildRun scan =
         run_child({sentinelctl, "scan", "--deep", "--chunks", "--json", "--node", node, "--disk", disk.string()}, true);
     write_file(inv, scan.out);
@@ -427,10 +429,10 @@ int run(int argc, char** argv) {
   }
   read_data(img_a);
   read_data(img_b);
-  const std::vector<std::string> diff_argv = {sentinelctl, "diff", "--inventory", inv_a.string(), "--inventory",
-                                              inv_b.string(), "--volume", kVolume, "--json"};
-  const std::vector<std::string> qemu_argv = {qemu_img, "compare", "-f", "raw", "-F", "raw", img_a.string(),
-                                              img_b.string()};
+  const std::vector<std::string> diff_argv = {sentinelctl,    "diff",     "--inventory", inv_a.string(), "--inventory",
+                                              inv_b.string(), "--volume", kVolume,       "--json"};
+  const std::vector<std::string> qemu_argv = {qemu_img, "compare", "-f",           "raw",
+                                              "-F",     "raw",     img_a.string(), img_b.string()};
   const std::vector<std::string> local_argv = {sentinelctl, "diff", p.replica_a.string(), p.replica_b.string(),
                                                "--json"};
   ChildRun diff_run = run_child(diff_argv, true, {3});
@@ -449,8 +451,7 @@ int run(int argc, char** argv) {
   const auto local_doc = nlohmann::json::parse(local_run.out);
   std::smatch m;
   const std::regex mismatch(R"(mismatch at offset (\d+))");
-  const uint64_t qemu_offset =
-      std::regex_search(qemu_run.out, m, mismatch) ? std::stoull(m[1].str()) : UINT64_MAX;
+  const uint64_t qemu_offset = std::regex_search(qemu_run.out, m, mismatch) ? std::stoull(m[1].str()) : UINT64_MAX;
   if (!keep_outputs) {
     for (const fs::path& f : {img_a, img_b, export_out, inv_a, inv_b}) fs::remove(f);
   }
@@ -462,10 +463,11 @@ int run(int argc, char** argv) {
   print_row("cp --sparse=always HEAD OUT2", s_cp);
   print_row("cp --sparse=always HEAD OUT2 + sync OUT2", s_cp_sync);
   print_row("sentinelctl export ... --verify --json (one run, information)", s_verify);
-  std::printf("  data: merged volume %.3f GB (export read %.3f GB, wrote %.3f GB, allocated %.3f GB); head file "
-              "%.3f GB allocated (cp's output %.3f GB); all four layers hold %.3f GB\n",
-              gb, as_u64(export_report["dataBytesRead"]) / 1e9, as_u64(export_report["dataBytesWritten"]) / 1e9,
-              export_allocated / 1e9, allocated(p.head_a()) / 1e9, cp_allocated / 1e9, layer_data / 1e9);
+  std::printf(
+      "  data: merged volume %.3f GB (export read %.3f GB, wrote %.3f GB, allocated %.3f GB); head file "
+      "%.3f GB allocated (cp's output %.3f GB); all four layers hold %.3f GB\n",
+      gb, as_u64(export_report["dataBytesRead"]) / 1e9, as_u64(export_report["dataBytesWritten"]) / 1e9,
+      export_allocated / 1e9, allocated(p.head_a()) / 1e9, cp_allocated / 1e9, layer_data / 1e9);
   std::printf("  export: %s reads, peak RSS %.1f MiB; --verify: %s, contentDigest %s (worker-1's deep scan: %s)\n",
               export_report.value("readBackend", std::string("?")).c_str(), export_rss / 1024.0,
               export_report["verify"].value("state", std::string("?")).c_str(),
@@ -483,7 +485,8 @@ int run(int argc, char** argv) {
   const uint64_t diff_chunk_offset = diff_doc["ranges"].empty() ? UINT64_MAX : as_u64(diff_doc["ranges"][0]["offset"]);
   const uint64_t local_offset = local_doc["ranges"].empty() ? UINT64_MAX : as_u64(local_doc["ranges"][0]["offset"]);
   std::printf("  the differing block: generated at %" PRIu64 "; qemu-img: mismatch at %" PRIu64
-              "; diff --inventory: %zu range(s), first [%" PRIu64 ", +%" PRIu64 "); local diff: %zu range(s), first "
+              "; diff --inventory: %zu range(s), first [%" PRIu64 ", +%" PRIu64
+              "); local diff: %zu range(s), first "
               "[%" PRIu64 ", +%" PRIu64 ")\n",
               divergent, qemu_offset, diff_doc["ranges"].size(), diff_chunk_offset,
               diff_doc["ranges"].empty() ? 0 : as_u64(diff_doc["ranges"][0]["length"]), local_doc["ranges"].size(),
@@ -504,9 +507,10 @@ int run(int argc, char** argv) {
               verdict(ratio_b >= kMinRatioDiff), ratio_b, kMinRatioDiff);
   std::printf("%s  the export verified (read back, every chunk equal) and its digest is worker-1's deep scan's\n",
               verdict(verified));
-  std::printf("%s  every tool found the differing block (qemu-img exactly, the chunk-list diff its 4 MiB chunk, the "
-              "local diff exactly)\n",
-              verdict(found));
+  std::printf(
+      "%s  every tool found the differing block (qemu-img exactly, the chunk-list diff its 4 MiB chunk, the "
+      "local diff exactly)\n",
+      verdict(found));
   return kExitReport;
 }
 

@@ -18,8 +18,8 @@ namespace {
 
 using scanner::Done;
 using scanner::Fd;
-using scanner::SysResult;
 using scanner::sys_error;
+using scanner::SysResult;
 
 // Deep enough for any real path; a loop that never reaches / (it cannot, but) ends here.
 constexpr int kMaxAncestors = 4096;
@@ -75,8 +75,8 @@ std::string protected_location(int dir_fd, const std::vector<DirIdentity>& prote
 }
 
 ExportDestination::Result ExportDestination::create(const std::string& output_path,
-                                                     const std::vector<DirIdentity>& protected_dirs, bool force,
-                                                     uint64_t needed_bytes) {
+                                                    const std::vector<DirIdentity>& protected_dirs, bool force,
+                                                    uint64_t needed_bytes) {
   Result result;
   const std::filesystem::path path(output_path);
   if (output_path.empty() || path.filename().empty() || path.filename() == "." || path.filename() == "..") {
@@ -136,8 +136,8 @@ ExportDestination::Result ExportDestination::create(const std::string& output_pa
   for (int attempt = 0; attempt < 16 && !d->file_.valid(); ++attempt) {
     d->temp_name_ = "." + name + ".sentinel-export-" + random_suffix();
     // 0600: a volume's bytes can be anyone's secrets; the operator widens it when needed.
-    d->file_ = Fd(::openat(d->dir_.get(), d->temp_name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                           0600));
+    d->file_ =
+        Fd(::openat(d->dir_.get(), d->temp_name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!d->file_.valid() && errno != EEXIST) {
       result.error = "cannot create a file in " + dir_path + ": " + errno_text(errno);
       d->temp_name_.clear();

@@ -29,8 +29,8 @@ std::string clock_text(double seconds) {
 }  // namespace
 
 std::string format_progress(const ExportProgress& p) {
-  std::string line = bytes_text(static_cast<double>(p.data_done)) + " / " +
-                     bytes_text(static_cast<double>(p.data_total)) + " data";
+  std::string line =
+      bytes_text(static_cast<double>(p.data_done)) + " / " + bytes_text(static_cast<double>(p.data_total)) + " data";
   if (p.data_total > 0) {
     char pct[16];
     std::snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * static_cast<double>(p.data_done) / p.data_total);

@@ -2,10 +2,10 @@
 #include "salvage/replica_diff.h"
 
 #include <algorithm>
-#include <iterator>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -221,11 +221,9 @@ v1::DiffReport diff_replica_dirs(scanner::FileSystem& fs, const ReplicaDiffReque
   const uint64_t chunk_count = (volume_bytes + kContentChunkBytes - 1) / kContentChunkBytes;
   for (uint64_t index = 0; index < chunk_count; ++index) {
     std::unique_lock<std::mutex> lock(handoff.mutex);
-    handoff.changed.wait(lock, [&] {
-      return (stream_a.ready() || stream_a.done()) && (stream_b.ready() || stream_b.done());
-    });
-    if (!stream_a.ready() || !stream_b.ready() || stream_a.ready_index() != index ||
-        stream_b.ready_index() != index) {
+    handoff.changed.wait(
+        lock, [&] { return (stream_a.ready() || stream_a.done()) && (stream_b.ready() || stream_b.done()); });
+    if (!stream_a.ready() || !stream_b.ready() || stream_a.ready_index() != index || stream_b.ready_index() != index) {
       complete = false;  // a side stopped early; its report says why
       handoff.stop = true;
       handoff.changed.notify_all();

@@ -93,8 +93,9 @@ std::vector<std::string> replica_warnings(const v1::Replica& replica, size_t sta
   }
   for (const auto& f : replica.findings()) {
     if (f.code() == v1::Finding::COUNTER_ZERO_WITH_DATA) {
-      warnings.push_back("the revision counter is 0 next to data: probably a rebuild that never finished, so the "
-                         "data may be incomplete.");
+      warnings.push_back(
+          "the revision counter is 0 next to data: probably a rebuild that never finished, so the "
+          "data may be incomplete.");
     }
   }
   if (start < static_cast<size_t>(replica.chain_size())) {
@@ -157,8 +158,8 @@ ReplicaSourceResult open_replica_source(FileSystem& fs, const std::string& repli
   scan_options.threads = 1;
   ReplicaSource source;
   source.path = canonical.string();
-  source.replica = scanner::scan_replica_dir(fs, parent_fd->get(), canonical.parent_path().parent_path().string(),
-                                             name, scan_options);
+  source.replica = scanner::scan_replica_dir(fs, parent_fd->get(), canonical.parent_path().parent_path().string(), name,
+                                             scan_options);
 
   const std::optional<size_t> start = find_chain_start(source.replica, snapshot);
   if (!start) {
@@ -194,8 +195,8 @@ ReplicaSourceResult open_replica_source(FileSystem& fs, const std::string& repli
   auto dir_stat = fs.stat_fd(dir_fd->get());
   auto parent_stat = fs.stat_fd(parent_fd->get());
   if (!dir_stat || !parent_stat) {
-    result.error = "cannot stat " + source.path + ": " +
-                   (!dir_stat ? dir_stat.error().message() : parent_stat.error().message());
+    result.error =
+        "cannot stat " + source.path + ": " + (!dir_stat ? dir_stat.error().message() : parent_stat.error().message());
     return result;
   }
   source.protected_dirs.push_back({dir_stat->device, dir_stat->inode, "the replica directory " + source.path});

@@ -43,7 +43,7 @@ struct ReplicaSource {
   uint64_t planned_read_bytes = 0;           // what reading the merged view will read (from the scan's extents)
   // Where no output may go: the replica directory and, when it sits in a Longhorn disk's `replicas/`, that tree.
   std::vector<DirIdentity> protected_dirs;
-  std::vector<std::string> warnings;         // for a person: Dirty, Rebuilding, Error set, removed snapshot, ...
+  std::vector<std::string> warnings;  // for a person: Dirty, Rebuilding, Error set, removed snapshot, ...
 
   [[nodiscard]] std::vector<std::string> chain() const;  // layer names, newest first
 };

@@ -126,7 +126,8 @@ v1::ExportReport export_volume(scanner::FileSystem& fs, const ExportRequest& req
     }
   }
   struct stat st {};
-  if (::fstat(destination->fd(), &st) == 0) report.set_output_allocated_bytes(static_cast<uint64_t>(st.st_blocks) * 512);
+  if (::fstat(destination->fd(), &st) == 0)
+    report.set_output_allocated_bytes(static_cast<uint64_t>(st.st_blocks) * 512);
   if (auto committed = destination->commit(); !committed) {
     return finish(v1::ExportReport::FAILED, committed.error().message());
   }

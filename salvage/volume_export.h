@@ -39,13 +39,13 @@
 namespace sentinel::salvage {
 
 struct ExportRequest {
-  std::string replica_dir;         // <disk>/replicas/<volume>-<8>
-  std::string snapshot;            // "" = the head; else "volume-snap-<name>.img" or "<name>"
-  std::string output;              // a file path, or "-" to write to stream_fd
-  int stream_fd = STDOUT_FILENO;   // where "-" goes
-  bool verify = false;             // read the file back and compare chunk digests
-  bool force = false;              // replace an existing output file
-  scanner::ReadOptions read;       // the read engine's options (defaults: the deep scan's)
+  std::string replica_dir;                  // <disk>/replicas/<volume>-<8>
+  std::string snapshot;                     // "" = the head; else "volume-snap-<name>.img" or "<name>"
+  std::string output;                       // a file path, or "-" to write to stream_fd
+  int stream_fd = STDOUT_FILENO;            // where "-" goes
+  bool verify = false;                      // read the file back and compare chunk digests
+  bool force = false;                       // replace an existing output file
+  scanner::ReadOptions read;                // the read engine's options (defaults: the deep scan's)
   scanner::ReadQueueFactory queue_factory;  // empty: io_uring with pread fallback; tests inject faults here
   std::function<void(const ExportProgress&)> on_progress;  // about every 0.5 s while data is read; may be empty
   std::function<void(const std::string&)> on_warning;      // each warning, before any data is read; may be empty

@@ -12,8 +12,6 @@
 //   an existing output is replaced only with --force;
 // - a layer that changes during the export fails it, with no output left behind;
 // - Dirty and Rebuilding replicas export, with warnings that say what that means.
-#include "salvage/volume_export.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -35,6 +33,7 @@
 #include "salvage/image_verify.h"
 #include "salvage/image_writer.h"
 #include "salvage/replica_source.h"
+#include "salvage/volume_export.h"
 #include "scanner/deep_scan.h"
 #include "scanner/scanner.h"
 #include "tests/scanner/delegating_file_system.h"
@@ -141,8 +140,11 @@ struct FixtureCase {
   TempDir tmp;
   std::string disk;
   json expected;
-  explicit FixtureCase(const std::string& name) : disk(extract_case_as_disk(name, tmp.path())), expected(expected_for(name)) {}
-  std::string replica_path(const json& replica) const { return disk + "/replicas/" + replica.at("dir").get<std::string>(); }
+  explicit FixtureCase(const std::string& name)
+      : disk(extract_case_as_disk(name, tmp.path())), expected(expected_for(name)) {}
+  std::string replica_path(const json& replica) const {
+    return disk + "/replicas/" + replica.at("dir").get<std::string>();
+  }
 };
 
 v1::ExportReport export_to(const std::string& replica_dir, const std::string& snapshot, const std::string& output,
@@ -291,19 +293,21 @@ TEST(ExportCli, StdoutEqualsTheFileAndVerifyPasses) {
   const std::string replica = c.replica_path(c.expected.at("replicas")[0]);
   const std::string file = out.path() + "/vol.img";
   int rc = -1;
-  const std::string text =
-      run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(file) + " --verify", &rc);
+  const std::string text = run_command(
+      ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(file) + " --verify", &rc);
   ASSERT_EQ(rc, 0) << text;
   EXPECT_NE(text.find("verify:  PASSED"), std::string::npos) << text;
-  run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output - > " + shell_quoted(out.path() + "/stream.img"),
+  run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output - > " +
+                  shell_quoted(out.path() + "/stream.img"),
               &rc);
   ASSERT_EQ(rc, 0);
   const std::string from_file = read_file(file);
   const std::string from_stream = read_file(out.path() + "/stream.img");
   EXPECT_EQ(from_stream.size(), from_file.size());
   EXPECT_TRUE(from_stream == from_file) << "the stream and the file hold different bytes";
-  EXPECT_EQ(sha256(from_stream), c.expected.at("replicas")[0].at("replica_readonly_view").at("merged").at(
-                                     "sha256_via_ReadAt").get<std::string>());
+  EXPECT_EQ(
+      sha256(from_stream),
+      c.expected.at("replicas")[0].at("replica_readonly_view").at("merged").at("sha256_via_ReadAt").get<std::string>());
 
   // --json: the report a script reads.
   const std::string doc = run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " +
@@ -329,8 +333,8 @@ TEST(ExportCli, StdoutEqualsTheFileAndVerifyPasses) {
   EXPECT_EQ(rc, 2);
   run_command(ctl() + " export --output " + shell_quoted(out.path() + "/x.img") + " >/dev/null 2>&1", &rc);
   EXPECT_EQ(rc, 2);
-  run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(out.path() + "/y.img") +
-                  " --snapshot no-such-snapshot >/dev/null 2>&1",
+  run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " +
+                  shell_quoted(out.path() + "/y.img") + " --snapshot no-such-snapshot >/dev/null 2>&1",
               &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_FALSE(fs::exists(out.path() + "/y.img"));
@@ -349,15 +353,15 @@ TEST(ExportCli, RefusesOutputsInsideTheReplicaTreeAndExistingFiles) {
   sentinel::testing::age_atimes(c.disk);
   const auto before = sentinel::testing::snapshot_tree(c.disk);
 
-  for (const std::string& output : {replica + "/export.img", replicas + "/export.img", replica + "/../x.img",
-                                    out.path() + "/link-to-replica/export.img",
-                                    out.path() + "/link-to-replicas/export.img", out.path() + "/../" +
-                                        fs::relative(replica, fs::path(out.path()).parent_path()).string() +
-                                        "/export.img"}) {
+  for (const std::string& output :
+       {replica + "/export.img", replicas + "/export.img", replica + "/../x.img",
+        out.path() + "/link-to-replica/export.img", out.path() + "/link-to-replicas/export.img",
+        out.path() + "/../" + fs::relative(replica, fs::path(out.path()).parent_path()).string() + "/export.img"}) {
     SCOPED_TRACE(output);
     int rc = -1;
     const std::string err = run_command(
-        ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(output) + " --force 2>&1", &rc);
+        ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(output) + " --force 2>&1",
+        &rc);
     EXPECT_EQ(rc, 1) << err;
     EXPECT_NE(err.find("refusing to write"), std::string::npos) << err;
   }
@@ -367,16 +371,19 @@ TEST(ExportCli, RefusesOutputsInsideTheReplicaTreeAndExistingFiles) {
   const std::string beside = out.path() + "/existing.img";
   { std::ofstream(beside) << "keep me"; }
   int rc = -1;
-  run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(beside) + " 2>/dev/null", &rc);
+  run_command(
+      ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(beside) + " 2>/dev/null", &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_EQ(read_file(beside), "keep me");
-  run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(beside) + " --force", &rc);
+  run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(beside) + " --force",
+              &rc);
   EXPECT_EQ(rc, 0);
-  EXPECT_EQ(sha256(read_file(beside)), c.expected.at("replicas")[0].at("replica_readonly_view").at("merged").at(
-                                           "sha256_via_ReadAt").get<std::string>());
+  EXPECT_EQ(
+      sha256(read_file(beside)),
+      c.expected.at("replicas")[0].at("replica_readonly_view").at("merged").at("sha256_via_ReadAt").get<std::string>());
   fs::create_directory(out.path() + "/a-directory");
-  run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " + shell_quoted(out.path() + "/a-directory") +
-                  " --force 2>/dev/null",
+  run_command(ctl() + " export --replica " + shell_quoted(replica) + " --output " +
+                  shell_quoted(out.path() + "/a-directory") + " --force 2>/dev/null",
               &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_TRUE(leftovers_in(out.path()).empty());
@@ -414,7 +421,8 @@ TEST(ExportReadOnly, ReplicaTreesAreIdenticalAfterEveryExportAndDiff) {
     int rc = -1;
     run_command(ctl() + " export --replica " + shell_quoted(path) + " --output - 2>/dev/null | cat >/dev/null", &rc);
     EXPECT_EQ(rc, 0);
-    run_command(ctl() + " diff " + shell_quoted(path) + " " + shell_quoted(replicas.front().first) + " >/dev/null 2>&1", &rc);
+    run_command(ctl() + " diff " + shell_quoted(path) + " " + shell_quoted(replicas.front().first) + " >/dev/null 2>&1",
+                &rc);
     EXPECT_TRUE(rc == 0 || rc == 3) << rc;
     run_command(ctl() + " diff " + shell_quoted(path) + " " + shell_quoted(path) + " >/dev/null 2>&1", &rc);
     EXPECT_EQ(rc, 0);
@@ -579,8 +587,8 @@ TEST(ExportPieces, SparseWriterLeavesZeroBlocksAsHoles) {
   ASSERT_TRUE(created.ok());
   SparseImageWriter* writer = created->get();
   std::vector<uint8_t> piece(6 * kBlock, 0);
-  piece[kBlock + 7] = 1;      // block 1: data
-  piece[4 * kBlock] = 2;      // block 4: data; blocks 0, 2, 3, 5: zeros
+  piece[kBlock + 7] = 1;  // block 1: data
+  piece[4 * kBlock] = 2;  // block 4: data; blocks 0, 2, 3, 5: zeros
   ASSERT_TRUE(writer->data(8 * kBlock, piece.data(), piece.size()));
   std::vector<uint8_t> tail(100, 3);  // the short last block
   ASSERT_TRUE(writer->data(64 * kBlock, tail.data(), tail.size()));

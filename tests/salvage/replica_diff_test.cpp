@@ -61,7 +61,8 @@ struct FixturePair {
   json expected;
   std::string a;
   std::string b;
-  explicit FixturePair(const std::string& name) : disk(extract_case_as_disk(name, tmp.path())), expected(expected_for(name)) {
+  explicit FixturePair(const std::string& name)
+      : disk(extract_case_as_disk(name, tmp.path())), expected(expected_for(name)) {
     for (const auto& r : expected.at("replicas")) {
       (r.at("history_key") == "A" ? a : b) = disk + "/replicas/" + r.at("dir").get<std::string>();
     }
@@ -77,8 +78,9 @@ std::vector<ByteRange> writes_only_to(const json& expected, const std::string& k
   for (const auto& op : expected.at("history")) {
     if (op.at("op") == "write" && op.at("replicas") == json::array({key})) writes.push_back(op);
   }
-  std::sort(writes.begin(), writes.end(),
-            [](const json& x, const json& y) { return x.at("offset").get<uint64_t>() < y.at("offset").get<uint64_t>(); });
+  std::sort(writes.begin(), writes.end(), [](const json& x, const json& y) {
+    return x.at("offset").get<uint64_t>() < y.at("offset").get<uint64_t>();
+  });
   for (const auto& w : writes) {
     const uint64_t begin = w.at("offset").get<uint64_t>() / 4096 * 4096;
     const uint64_t end = (w.at("end").get<uint64_t>() + 4095) / 4096 * 4096;
@@ -181,7 +183,8 @@ TEST(ReplicaDiffCli, LocalDiffPrintsTheRangeAndExitsThree) {
   EXPECT_EQ(rc, 3) << text;
   EXPECT_NE(text.find("DIFFERENT"), std::string::npos) << text;
   EXPECT_NE(text.find("9445376"), std::string::npos) << text;
-  const json doc = json::parse(run_command(ctl() + " diff " + shell_quoted(c.a) + " " + shell_quoted(c.b) + " --json", &rc));
+  const json doc =
+      json::parse(run_command(ctl() + " diff " + shell_quoted(c.a) + " " + shell_quoted(c.b) + " --json", &rc));
   EXPECT_EQ(rc, 3);
   EXPECT_EQ(doc.at("verdict"), "DIFFERENT");
   EXPECT_EQ(doc.at("ranges"), json::parse(R"([{"offset":"9445376","length":"4096"}])"));
@@ -190,9 +193,11 @@ TEST(ReplicaDiffCli, LocalDiffPrintsTheRangeAndExitsThree) {
   // Usage errors and a directory that is not there.
   run_command(ctl() + " diff " + shell_quoted(c.a) + " >/dev/null 2>&1", &rc);
   EXPECT_EQ(rc, 2);
-  run_command(ctl() + " diff " + shell_quoted(c.a) + " " + shell_quoted(c.b) + " --inventory x.json >/dev/null 2>&1", &rc);
+  run_command(ctl() + " diff " + shell_quoted(c.a) + " " + shell_quoted(c.b) + " --inventory x.json >/dev/null 2>&1",
+              &rc);
   EXPECT_EQ(rc, 2);
-  run_command(ctl() + " diff " + shell_quoted(c.a) + " " + shell_quoted(c.disk + "/replicas/nope-12345678") + " >/dev/null 2>&1",
+  run_command(ctl() + " diff " + shell_quoted(c.a) + " " + shell_quoted(c.disk + "/replicas/nope-12345678") +
+                  " >/dev/null 2>&1",
               &rc);
   EXPECT_EQ(rc, 1);
   const std::string help = run_command(ctl() + " diff --help", &rc);
@@ -225,8 +230,8 @@ struct TwoNodes {
     EXPECT_EQ(rc, 0);
   }
   std::string command() const {
-    return ctl() + " diff --inventory " + shell_quoted(inventory_a) + " --inventory " + shell_quoted(inventory_b) + " --volume " +
-           volume;
+    return ctl() + " diff --inventory " + shell_quoted(inventory_a) + " --inventory " + shell_quoted(inventory_b) +
+           " --volume " + volume;
   }
 };
 
@@ -279,7 +284,8 @@ TEST(ReplicaDiffCli, AcrossNodesCase3ChunksCoverEveryLocalDifference) {
   }
   for (const auto& r : local.ranges()) {
     bool covered = false;
-    for (const auto& [offset, length] : chunks) covered |= offset <= r.offset() && r.offset() + r.length() <= offset + length;
+    for (const auto& [offset, length] : chunks)
+      covered |= offset <= r.offset() && r.offset() + r.length() <= offset + length;
     EXPECT_TRUE(covered) << "local difference at " << r.offset() << " not in any differing chunk";
   }
   // Exactly the chunks holding a local difference.
@@ -364,14 +370,15 @@ TEST(ReplicaDiffGenerated, LayeringAndWrittenZerosDoNotMatterAShortLastChunkDoes
   flat.dir = "gen-vol-aaaa1111";
   flat.size = static_cast<int64_t>(size);
   flat.revision_counter = 3;
-  flat.layers = {layer("volume-head-000.img", {{0, 64 * kKiB, 5}, {5 * kMiB, kMiB, 5}, {size - 8 * kKiB, 8 * kKiB, 5}})};
+  flat.layers = {
+      layer("volume-head-000.img", {{0, 64 * kKiB, 5}, {5 * kMiB, kMiB, 5}, {size - 8 * kKiB, 8 * kKiB, 5}})};
   const std::string a = g.add(flat);
 
   ReplicaSpec layered = flat;  // the same bytes over a snapshot (with shadowed data) and a head
   layered.dir = "gen-vol-bbbb2222";
-  layered.layers = {layer("volume-snap-11111111-1111-4111-8111-111111111111.img",
-                          {{0, 64 * kKiB, 9}, {5 * kMiB, kMiB, 5}}),
-                    layer("volume-head-001.img", {{0, 64 * kKiB, 5}, {size - 8 * kKiB, 8 * kKiB, 5}})};
+  layered.layers = {
+      layer("volume-snap-11111111-1111-4111-8111-111111111111.img", {{0, 64 * kKiB, 9}, {5 * kMiB, kMiB, 5}}),
+      layer("volume-head-001.img", {{0, 64 * kKiB, 5}, {size - 8 * kKiB, 8 * kKiB, 5}})};
   const std::string b = g.add(layered);
   // Written zeros where the other has holes: a whole chunk and blocks inside a chunk with data.
   {

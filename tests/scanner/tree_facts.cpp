@@ -1,10 +1,9 @@
 #include "tests/scanner/tree_facts.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <functional>
@@ -43,8 +42,13 @@ std::map<std::string, FileFacts> snapshot_tree(const std::string& root) {
   for (const auto& path : paths_under(root)) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;
-    FileFacts f{static_cast<uint64_t>(st.st_size), static_cast<uint64_t>(st.st_blocks), ns(st.st_mtim),
-                ns(st.st_ctim), ns(st.st_atim), st.st_mode, 0};
+    FileFacts f{static_cast<uint64_t>(st.st_size),
+                static_cast<uint64_t>(st.st_blocks),
+                ns(st.st_mtim),
+                ns(st.st_ctim),
+                ns(st.st_atim),
+                st.st_mode,
+                0};
     if (S_ISREG(st.st_mode)) f.content_hash = std::hash<std::string>{}(read_no_atime(path));
     facts[path] = std::move(f);
   }

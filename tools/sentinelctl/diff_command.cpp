@@ -177,15 +177,14 @@ int run_diff_command(const CommandArgs& args) {
       "changed during the read, an inventory lacks the chunk lists); 2 usage error.\n"
       "\n"
       "Options");
-  opts.add_options()("help,h", "show this help")(
-      "inventory,i", po::value<std::vector<std::string>>()->composing(),
-      "an inventory file (`scan --deep --chunks --json`); give exactly two")(
+  opts.add_options()("help,h", "show this help")("inventory,i", po::value<std::vector<std::string>>()->composing(),
+                                                 "an inventory file (`scan --deep --chunks --json`); give exactly two")(
       "volume,v", po::value<std::string>(), "with --inventory: the volume whose replicas to compare")(
       "dir", po::value<std::vector<std::string>>()->composing(),
       "with --inventory, when one holds several replicas of the volume: the replica directory name to use "
       "(give it twice, in the order of the --inventory files)")(
-      "json", po::bool_switch(), "print the result as JSON (sentinel.v1.DiffReport)")(
-      "compact", po::bool_switch(), "with --json: one line");
+      "json", po::bool_switch(), "print the result as JSON (sentinel.v1.DiffReport)")("compact", po::bool_switch(),
+                                                                                      "with --json: one line");
   po::options_description hidden;
   hidden.add_options()("replica-dirs", po::value<std::vector<std::string>>(), "DIR_A DIR_B");
   po::options_description all;
@@ -208,10 +207,10 @@ int run_diff_command(const CommandArgs& args) {
     std::cerr << "sentinelctl diff: " << why << "\nRun 'sentinelctl diff --help' for examples.\n";
     return kExitUsage;
   };
-  const auto dirs = vm.count("replica-dirs") ? vm["replica-dirs"].as<std::vector<std::string>>()
-                                             : std::vector<std::string>{};
-  const auto inventories = vm.count("inventory") ? vm["inventory"].as<std::vector<std::string>>()
-                                                 : std::vector<std::string>{};
+  const auto dirs =
+      vm.count("replica-dirs") ? vm["replica-dirs"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const auto inventories =
+      vm.count("inventory") ? vm["inventory"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const auto pick_dirs = vm.count("dir") ? vm["dir"].as<std::vector<std::string>>() : std::vector<std::string>{};
 
   v1::DiffReport report;

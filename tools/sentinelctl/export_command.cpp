@@ -25,12 +25,12 @@ constexpr int kExitVerifyFailed = 3;
 void print_summary(const v1::ExportReport& r, std::ostream& out) {
   const bool to_stream = r.output() == "-";
   out << "exported volume " << r.volume() << " from " << r.replica_dir() << "\n";
-  out << "  chain:   " << r.start_image() << (r.chain_size() > 1 ? " and " + std::to_string(r.chain_size() - 1) +
-                                                                       " older layer(s)"
-                                                                 : std::string(" (no older layers)"))
+  out << "  chain:   " << r.start_image()
+      << (r.chain_size() > 1 ? " and " + std::to_string(r.chain_size() - 1) + " older layer(s)"
+                             : std::string(" (no older layers)"))
       << "\n";
-  out << "  output:  " << (to_stream ? "standard output" : r.output()) << ", " << human_bytes(r.volume_bytes())
-      << " (" << r.volume_bytes() << " bytes)";
+  out << "  output:  " << (to_stream ? "standard output" : r.output()) << ", " << human_bytes(r.volume_bytes()) << " ("
+      << r.volume_bytes() << " bytes)";
   if (!to_stream) out << ", sparse: " << human_bytes(r.output_allocated_bytes()) << " allocated";
   out << "\n";
   out << "  data:    " << human_bytes(r.data_bytes_read()) << " read from the layers, "
@@ -82,7 +82,8 @@ int run_export_command(const CommandArgs& args) {
       "      --output /mnt/rescue/pvc-5adeffdc.img --verify\n"
       "  # the volume as it was when a snapshot was taken (its name as in `scan` output, with or without\n"
       "  # the volume-snap- prefix and .img suffix)\n"
-      "  sentinelctl export --replica DIR --snapshot 873ea989-7920-41b5-9ad4-56c4dd10e7a3 --output /mnt/rescue/at-snap.img\n"
+      "  sentinelctl export --replica DIR --snapshot 873ea989-7920-41b5-9ad4-56c4dd10e7a3 --output "
+      "/mnt/rescue/at-snap.img\n"
       "  # to another host, kept sparse there\n"
       "  sentinelctl export --replica DIR --output - | ssh rescue 'dd of=/srv/pvc.img bs=1M conv=sparse'\n"
       "  # onto a block device (every byte is written, zeros too)\n"
@@ -94,14 +95,14 @@ int run_export_command(const CommandArgs& args) {
       "3 --verify found the written file differs from the source (the file was removed).\n"
       "\n"
       "Options");
-  opts.add_options()("help,h", "show this help")(
-      "replica,r", po::value<std::string>(), "the replica directory (<disk>/replicas/<volume>-<8 characters>)")(
+  opts.add_options()("help,h", "show this help")("replica,r", po::value<std::string>(),
+                                                 "the replica directory (<disk>/replicas/<volume>-<8 characters>)")(
       "snapshot,s", po::value<std::string>()->default_value(""),
       "export the volume as it was at this snapshot (the chain starting at it) instead of the head")(
       "output,o", po::value<std::string>(), "the image file to create, or - for stdout")(
-      "verify", po::bool_switch(), "read the written file back from storage and compare every 4 MiB chunk digest "
-                                   "with the source's (not with -)")(
-      "force", po::bool_switch(), "replace an existing output file")(
+      "verify", po::bool_switch(),
+      "read the written file back from storage and compare every 4 MiB chunk digest "
+      "with the source's (not with -)")("force", po::bool_switch(), "replace an existing output file")(
       "progress", po::bool_switch(),
       "print progress on stderr even when it is not a terminal (on a terminal it is always shown)")(
       "json", po::bool_switch(), "print the result as JSON (sentinel.v1.ExportReport) on stdout (not with -)")(
