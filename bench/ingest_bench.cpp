@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "proto/wire/frame_codec.h"
+#include "proto/wire/wire_form.h"
 #include "scanner/file_system.h"
 #include "scanner/scanner.h"
 #include "tools/treegen/incident_sample.h"
@@ -122,7 +123,8 @@ struct Agent {
   explicit Agent(asio::io_context& io) : socket(io) {}
   tcp::socket socket;
   std::string node;
-  std::vector<sentinel::v1::Replica> replicas;
+  std::vector<sentinel::v1::Replica> replicas;       // as a scan returns them
+  std::vector<sentinel::v1::Replica> wire_replicas;  // the same in their wire form, as the agent sends them
   std::vector<std::shared_ptr<const std::string>> replica_fields;  // field 6 of Inventory, ready to send
   size_t replica_fields_bytes = 0;
   std::string inventory_header;            // Inventory fields but replicas and scanned_at_ns
@@ -155,6 +157,7 @@ class Generator {
   std::vector<std::unique_ptr<Agent>>& agents() { return agents_; }
   Stats& stats() { return stats_; }
 
+  // `replica` is already in its wire form (proto/wire/wire_form.h), as the agent sends it.
   static std::shared_ptr<const std::string> replica_field(const sentinel::v1::Replica& replica) {
     auto field = std::make_shared<std::string>();
     put_bytes(field.get(), 6, replica.SerializeAsString());
@@ -164,23 +167,33 @@ class Generator {
   static void set_replicas(Agent& agent) {
     agent.replica_fields.clear();
     agent.replica_fields_bytes = 0;
+    agent.wire_replicas.clear();
     for (const auto& replica : agent.replicas) {
-      agent.replica_fields.push_back(replica_field(replica));
+      agent.wire_replicas.push_back(replica);
+      sentinel::wire::compact_for_wire(&agent.wire_replicas.back());
+      agent.replica_fields.push_back(replica_field(agent.wire_replicas.back()));
       agent.replica_fields_bytes += agent.replica_fields.back()->size();
+    }
+  }
+
+  // A live replica between two scans: the counter moves, the head is written. Numbers only, which the wire
+  // form carries as they are, so the change is applied to the agent's replica and to its wire form alike (the
+  // frame check below verifies that the two still agree).
+  static void advance(sentinel::v1::Replica* replica) {
+    replica->set_revision_counter(replica->revision_counter() + 1);
+    replica->set_head_mtime_ns(replica->head_mtime_ns() + 60'000'000'000);
+    for (auto& image : *replica->mutable_images()) {
+      if (image.kind() == sentinel::v1::Image::HEAD) image.set_mtime_ns(replica->head_mtime_ns());
     }
   }
 
   OutgoingReport report_for(Agent& agent, uint64_t sequence) {
     for (unsigned i = 0; i < options_.changed && !agent.replicas.empty(); ++i) {
       const size_t index = agent.change_cursor++ % agent.replicas.size();
-      auto& replica = agent.replicas[index];
-      replica.set_revision_counter(replica.revision_counter() + 1);
-      replica.set_head_mtime_ns(replica.head_mtime_ns() + 60'000'000'000);
-      for (auto& image : *replica.mutable_images()) {
-        if (image.kind() == sentinel::v1::Image::HEAD) image.set_mtime_ns(replica.head_mtime_ns());
-      }
+      advance(&agent.replicas[index]);
+      advance(&agent.wire_replicas[index]);
       agent.replica_fields_bytes -= agent.replica_fields[index]->size();
-      agent.replica_fields[index] = replica_field(replica);
+      agent.replica_fields[index] = replica_field(agent.wire_replicas[index]);
       agent.replica_fields_bytes += agent.replica_fields[index]->size();
     }
     OutgoingReport out;
@@ -517,8 +530,12 @@ int run(const Options& options) {
     prepare_agent(*generator.agents().back(), i, options, templates, i == 0 ? &example : nullptr);
   }
 
-  // Wire size: one report's inventory, protobuf vs protobuf's JSON mapping.
-  const std::string proto_bytes = example.SerializeAsString();
+  // Wire size: one report's inventory as the agent sends it (protobuf, replicas in their wire form) vs
+  // protobuf's JSON mapping of the same inventory (as a scan returns it), and the plain protobuf encoding of it.
+  const std::string full_proto_bytes = example.SerializeAsString();
+  sentinel::v1::Inventory example_wire = example;
+  sentinel::wire::compact_for_wire(&example_wire);
+  const std::string proto_bytes = example_wire.SerializeAsString();
   std::string json_defaults;
   std::string json_compact;
   google::protobuf::util::JsonPrintOptions print;
@@ -535,6 +552,15 @@ int run(const Options& options) {
         decoded.report().inventory().replicas_size() != static_cast<int>(options.replicas) ||
         decoded.report().inventory().node() != generator.agents()[0]->node) {
       throw std::runtime_error("the generator's hand-built frame does not decode as the intended report");
+    }
+    // What the collector reads back is the agent's state exactly (10 replicas changed since `example`).
+    sentinel::v1::Inventory expanded = decoded.report().inventory();
+    sentinel::wire::expand_from_wire(&expanded);
+    for (unsigned r = 0; r < options.replicas; ++r) {
+      if (expanded.replicas(static_cast<int>(r)).SerializeAsString() !=
+          generator.agents()[0]->replicas[r].SerializeAsString()) {
+        throw std::runtime_error("replica " + std::to_string(r) + " does not expand back to what the agent holds");
+      }
     }
   }
 
@@ -615,16 +641,17 @@ int run(const Options& options) {
     const double max = percentile(open.latencies_ms, 1.0);
     const bool all_acked = open.first_error.empty() && open.errors == 0;
     const double ratio = static_cast<double>(proto_bytes.size()) / static_cast<double>(json_defaults.size());
-    std::printf("\nwire size of one report (%u replicas): protobuf %zu B (frame %zu B), JSON %zu B (defaults printed, "
-                "as sentinelctl --json --compact), %zu B (defaults omitted)\n",
-                options.replicas, proto_bytes.size(), frame.size(), json_defaults.size(), json_compact.size());
+    std::printf("\nwire size of one report (%u replicas): protobuf %zu B as sent (frame %zu B; %zu B before the wire "
+                "form), JSON %zu B (defaults printed, as sentinelctl --json --compact), %zu B (defaults omitted)\n",
+                options.replicas, proto_bytes.size(), frame.size(), full_proto_bytes.size(), json_defaults.size(),
+                json_compact.size());
     std::printf("  protobuf / JSON = %.1f%% (vs JSON without defaults: %.1f%%)\n", 100 * ratio,
                 100.0 * static_cast<double>(proto_bytes.size()) / static_cast<double>(json_compact.size()));
-    const uint64_t text = string_bytes(example);
-    std::printf("  text (names, paths, timestamps as Longhorn writes them, checksums) is %llu B = %.1f%% of the protobuf "
-                "bytes; the rest (tags, lengths, numbers) %zu B vs %zu B of JSON around the same text\n",
+    const uint64_t text = string_bytes(example_wire);
+    std::printf("  text and bytes fields (names, paths, labels, messages) are %llu B = %.1f%% of the protobuf bytes as "
+                "sent; tags, lengths and numbers the other %zu B\n",
                 static_cast<unsigned long long>(text), 100.0 * static_cast<double>(text) / static_cast<double>(proto_bytes.size()),
-                proto_bytes.size() - text, json_defaults.size() - text);
+                proto_bytes.size() - text);
     std::printf("\ninitial load: the first report of each of the %u agents (%u new replicas each) stored and acked in "
                 "%.2f s\n",
                 options.agents, options.replicas, load_seconds);

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "proto/wire/frame_codec.h"
+#include "proto/wire/wire_form.h"
 #include "scanner/deep_scan.h"
 #include "scanner/file_system.h"
 #include "scanner/scanner.h"
@@ -70,39 +71,51 @@ int main() {
   sentinel::scanner::deep_scan_inventory(fs, &deep, deep_options);
   std::filesystem::remove_all(root);
 
-  std::printf("%-6s %9s | %12s %12s %12s | %6s %6s | %9s %9s | %9s %9s\n", "kind", "replicas", "protobuf B",
-              "JSON B", "JSON-min B", "pb/JS", "pb/min", "pb enc us", "pb dec us", "JS enc us", "JS dec us");
+  std::printf("%-6s %9s | %12s %12s %12s %12s | %6s %6s | %9s %9s | %9s %9s\n", "kind", "replicas", "protobuf B",
+              "pb plain B", "JSON B", "JSON-min B", "pb/JS", "pb/min", "pb enc us", "pb dec us", "JS enc us", "JS dec us");
   for (const bool is_deep : {false, true}) {
     for (int replicas : {1, 10, 100, 1000}) {
       sentinel::v1::Envelope envelope;
       auto* report = envelope.mutable_report();
       report->set_sequence(42);
       report->set_kind(is_deep ? sentinel::v1::DEEP : sentinel::v1::QUICK);
-      *report->mutable_inventory() = grow(is_deep ? deep : quick, replicas);
+      const sentinel::v1::Inventory inventory = grow(is_deep ? deep : quick, replicas);
+      *report->mutable_inventory() = inventory;
+      const std::string plain_frame = sentinel::wire::encode_frame(envelope);
+      sentinel::wire::compact_for_wire(report->mutable_inventory());  // as the agent sends it
       const std::string frame = sentinel::wire::encode_frame(envelope);
-      const std::string json = to_json(report->inventory(), true);
-      const std::string compact = to_json(report->inventory(), false);
+      const std::string json = to_json(inventory, true);
+      const std::string compact = to_json(inventory, false);
 
-      const double pb_encode = time_us([&] { (void)sentinel::wire::encode_frame(envelope).size(); });
+      // Encoding includes the wire form (the agent's work), decoding its expansion (the collector's).
+      const double pb_encode = time_us([&] {
+        sentinel::v1::Envelope copy;
+        *copy.mutable_report()->mutable_inventory() = inventory;
+        sentinel::wire::compact_for_wire(copy.mutable_report()->mutable_inventory());
+        (void)sentinel::wire::encode_frame(copy).size();
+      });
       const double pb_decode = time_us([&] {
         sentinel::wire::FrameDecoder decoder;
         decoder.feed(frame);
         sentinel::v1::Envelope out;
         (void)decoder.next(&out);
+        sentinel::wire::expand_from_wire(out.mutable_report()->mutable_inventory());
       });
       const double json_encode = time_us([&] { (void)to_json(report->inventory(), false).size(); });
       const double json_decode = time_us([&] {
         sentinel::v1::Inventory out;
         (void)google::protobuf::util::JsonStringToMessage(compact, &out);
       });
-      std::printf("%-6s %9d | %12zu %12zu %12zu | %5.0f%% %5.0f%% | %9.1f %9.1f | %9.1f %9.1f\n",
-                  is_deep ? "deep" : "quick", replicas, frame.size(), json.size(), compact.size(),
+      std::printf("%-6s %9d | %12zu %12zu %12zu %12zu | %5.0f%% %5.0f%% | %9.1f %9.1f | %9.1f %9.1f\n",
+                  is_deep ? "deep" : "quick", replicas, frame.size(), plain_frame.size(), json.size(), compact.size(),
                   100.0 * static_cast<double>(frame.size()) / static_cast<double>(json.size()),
                   100.0 * static_cast<double>(frame.size()) / static_cast<double>(compact.size()), pb_encode,
                   pb_decode, json_encode, json_decode);
     }
   }
-  std::printf("\nprotobuf B = the whole frame on the wire (length prefix + Envelope{Report}); JSON = protobuf's JSON\n"
+  std::printf("\nprotobuf B = the whole frame on the wire (length prefix + Envelope{Report}), replicas in their wire\n"
+              "form (proto/wire/wire_form.h) as the agent sends them; pb plain B = the same frame without the wire form.\n"
+              "pb enc/dec include making and expanding the wire form. JSON = protobuf's JSON\n"
               "mapping of the same Inventory as `sentinelctl scan --json` prints it (pretty), JSON-min = compact.\n"
               "Deep replicas carry crc64, stored checksums, the content digest and the non-zero chunk list.\n");
   return 0;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "proto/wire/wire_form.h"
+
 namespace sentinel::collector {
 
 namespace {
@@ -139,6 +141,7 @@ std::optional<std::vector<ReplicaRow>> FleetView::volume(const std::string& volu
         if (!replica.ParseFromArray(blob.getBlob(), blob.getBytes())) {
           throw std::runtime_error("the stored replica " + row.node + ":" + row.dir + " does not parse");
         }
+        wire::expand_from_wire(&replica);  // stored as the agent sent it: in its wire form
         row.replica = std::move(replica);
       }
       rows.push_back(std::move(row));

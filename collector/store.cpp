@@ -15,6 +15,7 @@
 
 #include "collector/migrations.h"
 #include "collector/replica_facts.h"
+#include "proto/wire/wire_form.h"
 
 namespace sentinel::collector {
 
@@ -295,6 +296,7 @@ bool Store::prepare(const ReportToStore& item, std::vector<Incoming>* incoming, 
       *problem = "replica " + std::string(in.dir) + " of the inventory does not parse as a sentinel.v1.Replica";
       return false;
     }
+    if (in.changed) wire::expand_from_wire(&in.parsed);  // the agent sends the wire form; facts need it all
   }
   return true;
 }
@@ -357,6 +359,7 @@ void Store::apply_to_latest(const ReportToStore& item, std::vector<Incoming>& in
       if (select.executeStep()) {
         const auto column = select.getColumn(0);
         have_deep = deep_scan.ParseFromArray(column.getBlob(), column.getBytes());
+        if (have_deep) wire::expand_from_wire(&deep_scan);
       }
       select.reset();
       if (have_deep) {

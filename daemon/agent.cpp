@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include "proto/wire/duration.h"
+#include "proto/wire/wire_form.h"
 
 namespace sentinel::daemon {
 
@@ -148,6 +149,7 @@ void Agent::on_scan_finished(ScanOutcome& outcome) {
     report.set_volume(outcome.request.volume);
     report.set_created_at_ns(outcome.finished_at_ns);
     *report.mutable_inventory() = outcome.inventory;
+    wire::compact_for_wire(report.mutable_inventory());  // about half the bytes; the collector expands it
     std::string error;
     outcome.sequence = spool_->add(std::move(report), &error);
     if (outcome.sequence == 0) {

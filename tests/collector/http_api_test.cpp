@@ -2,11 +2,13 @@
 // incident's volumes; nodes, volumes, one volume (replicas as sentinel.v1.Replica JSON), history, health,
 // metrics, errors; staleness.
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "proto/wire/wire_form.h"
 #include "sentinel/v1/plan.pb.h"
 #include "tests/collector/collector_test_support.h"
 
@@ -136,6 +138,35 @@ TEST_F(CollectorHttp, AVolumesReplicasAreSentinelV1ReplicaJson) {
   EXPECT_EQ(replica.findings(0).code(), v1::Finding::DIRTY);
   EXPECT_EQ(first["replica"]["sizeBytes"], "42949672960");  // protobuf JSON: 64-bit integers as strings
   EXPECT_EQ(body["replicas"][1]["node"], "worker-2");
+}
+
+// Agents send replicas in their wire form (proto/wire/wire_form.h); what the API serves is the whole replica.
+TEST_F(CollectorHttp, AReplicaSentInItsWireFormIsServedWhole) {
+  const std::string volume = "pvc-0a1b2c3d-wire-form";
+  v1::Replica original = make_replica("/var/lib/longhorn", volume, "4d5e6f70", 3, 1700000000000000000);
+  original.mutable_images(0)->set_parent("volume-snap-a.img");
+  original.mutable_images(0)->set_created("2024-03-05T14:13:00Z");
+  original.mutable_images(1)->set_crc64("8889a8c4ac1d7511");
+  auto* leftover = original.add_findings();
+  leftover->set_code(v1::Finding::TEMP_LEFTOVER);
+  leftover->set_severity(v1::Finding::INFO);
+  leftover->set_path("replicas/" + original.dir() + "/volume-snap-a.img.checksum..tmp");
+  original.set_content_digest(kDigest);
+  v1::Replica sent = original;
+  wire::compact_for_wire(&sent);
+  ASSERT_TRUE(sent.volume().empty() && sent.chain().empty()) << "the test must send the wire form";
+  report_as(collector_->listen(), "worker-3", 1, {sent}, v1::DEEP);
+
+  const json body = get_json("/v1/volumes/" + volume);
+  ASSERT_EQ(body["replicas"].size(), 1u) << body.dump(2);
+  v1::Replica served;
+  const auto status = google::protobuf::util::JsonStringToMessage(body["replicas"][0]["replica"].dump(), &served);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  std::string difference;
+  google::protobuf::util::MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&difference);
+  EXPECT_TRUE(differencer.Compare(original, served)) << difference;
+  EXPECT_EQ(body["replicas"][0]["contentDigest"], kDigest);
 }
 
 TEST_F(CollectorHttp, HistoryListsWhatChanged) {
