@@ -1,8 +1,12 @@
 #include "daemon/node_scan.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
+#include <memory>
 
 #include "scanner/deep_scan.h"
+#include "scanner/deep_scan_cache.h"
 #include "scanner/file_system.h"
 #include "scanner/findings.h"
 #include "scanner/scanner.h"
@@ -15,6 +19,7 @@ NodeScanSettings node_scan_settings(const AgentConfig& config) {
   settings.node = config.node;
   settings.threads = config.scan_threads;
   settings.max_read_bytes_per_sec = config.max_read_mbps * 1000 * 1000;
+  if (!config.state_dir.empty()) settings.deep_cache_dir = config.state_dir + "/deep-cache";
   return settings;
 }
 
@@ -42,6 +47,17 @@ v1::Inventory scan_node(const NodeScanSettings& settings, const ScanRequest& req
   scanner::DeepScanOptions options;
   options.read.max_read_bytes_per_sec = settings.max_read_bytes_per_sec;
   options.keep_chunks = true;  // the collector compares replicas across nodes chunk by chunk
+  std::unique_ptr<scanner::DeepScanCache> cache;
+  if (!settings.deep_cache_dir.empty()) {
+    scanner::DeepScanCacheOptions cache_options;
+    cache_options.dir = settings.deep_cache_dir;
+    cache_options.disks = settings.disks;
+    cache_options.warn = [](const std::string& message) { spdlog::warn("{}", message); };
+    std::string error;
+    cache = scanner::DeepScanCache::open(cache_options, &error);
+    if (!cache) spdlog::warn("deep-scan cache not used, every image is read: {}", error);
+    options.cache = cache.get();
+  }
   auto deep = scanner::DeepScanner::create(fs, options);
   for (v1::Replica* replica : selected) {
     if (cancelled) break;
@@ -55,6 +71,7 @@ v1::Inventory scan_node(const NodeScanSettings& settings, const ScanRequest& req
     state.set_done_bytes(state.done_bytes() + replica->allocated_bytes());
     if (progress) progress(state);
   }
+  if (cache && deep && request.volume.empty() && !cancelled) scanner::prune_deep_scan_cache(fs, *cache, inventory);
   inventory.set_scan_duration_ns(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
   return inventory;

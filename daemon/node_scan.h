@@ -4,7 +4,8 @@
 // Contract: never throws for anything a disk can do (the scanner reports problems as findings); a deep scan
 // of an unknown volume returns the quick inventory with no deep data (the caller checks the volume exists).
 // Progress is reported once before the first replica and after each one (bytes = the replicas' allocated
-// bytes, the data a deep scan reads at most once per layer).
+// bytes, the data a deep scan reads at most once per layer). A full deep scan (no volume filter) that was not
+// cancelled also drops the cache entries of replicas that are gone.
 #pragma once
 
 #include <atomic>
@@ -20,6 +21,9 @@ struct NodeScanSettings {
   std::string node;
   unsigned threads = 2;
   uint64_t max_read_bytes_per_sec = 0;
+  // Deep scans keep their results here and skip unchanged images (scanner/deep_scan_cache.h): <state-dir>/deep-cache.
+  // "" = no cache. A directory under a disk is refused with a warning in the log, and the scan reads everything.
+  std::string deep_cache_dir;
 };
 
 NodeScanSettings node_scan_settings(const AgentConfig& config);

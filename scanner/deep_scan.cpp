@@ -3,6 +3,7 @@
 #include "scanner/deep_scan.h"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -194,10 +195,18 @@ class ReplicaDeepScan {
       if (digest) replica_->mutable_content()->set_skipped("the replica directory could not be opened");
       return;
     }
+    if (options_.cache != nullptr && disk_identity_known_) {
+      key_ = CacheKey{disk_device_, disk_inode_, replica_->dir()};
+      cached_ = options_.cache->load(key_, &cached_raw_, &cache_file_existed_);
+      fresh_.disk = disk;
+      cache_ready_ = true;
+    }
     for (Image& image : *replica_->mutable_images()) {
       if (is_snapshot(image)) scan_image(&image);
     }
     if (digest) digest_merged_view();
+    // What this scan knows replaces the entry (images that are gone, or changed and could not be read, drop out).
+    if (cache_ready_ && (!fresh_.empty() || cache_file_existed_)) options_.cache->store(key_, fresh_, cached_raw_);
   }
 
  private:
@@ -205,18 +214,65 @@ class ReplicaDeepScan {
     add_finding(replica_->mutable_findings(), code, severity, "deep scan: " + std::move(message), std::move(path));
   }
 
+  // The chain's layers as the cache keys them (with the device), when every one is a regular file still equal
+  // to what the quick scan saw; nullopt otherwise (the read below then reports what changed).
+  std::optional<std::vector<CachedLayer>> layer_identities(const std::vector<MergedLayer>& layers) {
+    std::vector<CachedLayer> out;
+    out.reserve(layers.size());
+    for (size_t i = 0; i < layers.size(); ++i) {
+      auto st = fs_.stat_at(dir_fd_.get(), layers[i].raw_name);
+      if (!st || st->type != EntryType::kRegular || !(identity_of(*st) == layers[i].expected)) return std::nullopt;
+      out.push_back({replica_->chain(static_cast<int>(i)), cache_identity(*st)});
+    }
+    return out;
+  }
+
+  // The digest from the cache entry, when the volume Size and every layer are what they were.
+  bool digest_from_cache(const std::optional<std::vector<CachedLayer>>& layers) {
+    if (!layers || !cached_ || !cached_->content) return false;
+    const CachedContent& c = *cached_->content;
+    if (c.volume_bytes != replica_->size_bytes() || c.layers != *layers) return false;
+    v1::ContentSummary* content = replica_->mutable_content();
+    replica_->set_content_digest(c.digest);
+    content->set_chunk_count(c.chunk_count);
+    content->set_nonzero_chunk_count(c.nonzero_chunk_count);
+    content->set_mapped_bytes(c.mapped_bytes);
+    content->set_run_count(c.run_count);
+    content->set_read_bytes(0);
+    content->set_from_cache(true);
+    if (options_.keep_chunks) {
+      for (const CachedChunk& chunk : c.chunks) {
+        v1::ContentChunk* out = content->add_chunks();
+        out->set_index(chunk.index);
+        out->set_digest(chunk.digest);
+      }
+    }
+    fresh_.content = c;
+    return true;
+  }
+
   // The content digest over the merged view (content_digest.h, merged_view.h).
   void digest_merged_view() {
     v1::ContentSummary* content = replica_->mutable_content();
-    ContentDigester digester(replica_->size_bytes(), options_.keep_chunks);
+    const std::vector<MergedLayer> layers = merged_layers_of(*replica_, raw_names_);
+    const int64_t started = wall_clock_ns();
+    std::optional<std::vector<CachedLayer>> identities;
+    if (cache_ready_) {
+      identities = layer_identities(layers);
+      const bool hit = digest_from_cache(identities);
+      options_.cache->count_content(hit);
+      if (hit) return;
+    }
+    // With a cache the chunk list is kept for it, whether or not it is printed.
+    ContentDigester digester(replica_->size_bytes(), options_.keep_chunks || cache_ready_);
     MergedViewSink sink;
     sink.data = [&](uint64_t offset, const uint8_t* data, size_t length) {
+      if (options_.on_read) options_.on_read(length);
       return digester.data(offset, data, length);
     };
     sink.zeros = [&](uint64_t offset, uint64_t length) { return digester.zeros(offset, length); };
     const MergedViewReport report =
-        stream_merged_view(fs_, engine_, dir_fd_.get(), merged_layers_of(*replica_, raw_names_),
-                           replica_->size_bytes(), sink);
+        stream_merged_view(fs_, engine_, dir_fd_.get(), layers, replica_->size_bytes(), sink);
     content->set_run_count(report.run_count);
     content->set_mapped_bytes(report.mapped_bytes);
     content->set_read_bytes(report.read_bytes);
@@ -224,11 +280,14 @@ class ReplicaDeepScan {
       replica_->set_content_digest(digester.digest().hex());
       content->set_chunk_count(digester.chunk_count());
       content->set_nonzero_chunk_count(digester.nonzero_chunk_count());
-      for (const ChunkDigest& chunk : digester.chunks()) {
-        v1::ContentChunk* out = content->add_chunks();
-        out->set_index(chunk.index);
-        out->set_digest(chunk.digest.hex());
+      if (options_.keep_chunks) {
+        for (const ChunkDigest& chunk : digester.chunks()) {
+          v1::ContentChunk* out = content->add_chunks();
+          out->set_index(chunk.index);
+          out->set_digest(chunk.digest.hex());
+        }
       }
+      if (cache_ready_ && identities) remember_content(*identities, started, digester, report);
       return;
     }
     using Outcome = MergedViewReport::Outcome;
@@ -263,12 +322,42 @@ class ReplicaDeepScan {
     finding(code, severity, report.message + "; content digest not computed", report.path);
   }
 
+  void remember_content(const std::vector<CachedLayer>& identities, int64_t started, const ContentDigester& digester,
+                        const MergedViewReport& report) {
+    for (const CachedLayer& layer : identities) {
+      if (options_.cache->racy(layer.identity, started)) {
+        options_.cache->count_racy();
+        return;
+      }
+    }
+    CachedContent c;
+    c.volume_bytes = replica_->size_bytes();
+    c.layers = identities;
+    c.digest = digester.digest().hex();
+    c.chunk_count = digester.chunk_count();
+    c.nonzero_chunk_count = digester.nonzero_chunk_count();
+    c.mapped_bytes = report.mapped_bytes;
+    c.run_count = report.run_count;
+    c.chunks.reserve(digester.chunks().size());
+    for (const ChunkDigest& chunk : digester.chunks()) c.chunks.push_back({chunk.index, chunk.digest.hex()});
+    fresh_.content = std::move(c);
+  }
+
+  static CacheIdentity cache_identity(const FileStat& st) {
+    return {st.device, st.inode, st.size, st.mtime_ns, st.ctime_ns};
+  }
+
   // Opens <disk>/replicas/<dir> and learns the raw names of its entries (the inventory holds escaped names).
   bool open_dir(const std::string& disk) {
     auto disk_fd = fs_.open_root(disk);
     if (!disk_fd) {
       finding(Finding::UNREADABLE, Finding::ERROR, "cannot open disk: " + disk_fd.error().message(), rel_dir_);
       return false;
+    }
+    if (auto st = fs_.stat_fd(disk_fd->get())) {
+      disk_device_ = st->device;
+      disk_inode_ = st->inode;
+      disk_identity_known_ = true;
     }
     auto replicas_fd = fs_.open_dir_at(disk_fd->get(), "replicas");
     if (!replicas_fd) {
@@ -330,6 +419,7 @@ class ReplicaDeepScan {
       verdict("", image->ctime_ns());
       return;
     }
+    const int64_t started = wall_clock_ns();  // before the identity is taken: see DeepScanCache::racy
     auto fd = fs_.open_file_at(dir_fd_.get(), raw);
     if (!fd) {
       const int err = fd.error().err;
@@ -357,6 +447,19 @@ class ReplicaDeepScan {
       verdict("", before->ctime_ns);
       return;
     }
+    const CacheIdentity id = cache_identity(*before);
+    if (cache_ready_) {
+      const CachedImage* hit = cached_ ? cached_->find_image(image->name(), id) : nullptr;
+      options_.cache->count_image(hit != nullptr);
+      if (hit != nullptr) {
+        image->set_crc64(hit->crc64);
+        image->set_deep_read_bytes(0);
+        image->set_crc64_from_cache(true);
+        fresh_.images.push_back(*hit);
+        verdict(hit->crc64, before->ctime_ns);
+        return;
+      }
+    }
 
     std::vector<ReadExtent> extents;
     auto mapped = fs_.map_extents(fd->get(), before->size, [&](uint64_t offset, uint64_t length) {
@@ -376,6 +479,7 @@ class ReplicaDeepScan {
     SparseCrc64 crc(before->size);
     bool consistent = true;
     ReadReport report = engine_.read(fd->get(), extents, [&](uint64_t offset, const uint8_t* data, size_t length) {
+      if (options_.on_read) options_.on_read(length);
       consistent = crc.update(offset, data, length);
       return consistent;
     });
@@ -400,6 +504,13 @@ class ReplicaDeepScan {
       computed = crc.hex();
       image->set_crc64(computed);
       image->set_deep_read_bytes(report.bytes_delivered);
+      if (cache_ready_) {
+        if (options_.cache->racy(id, started)) {
+          options_.cache->count_racy();
+        } else {
+          fresh_.images.push_back({image->name(), id, computed});
+        }
+      }
     }
     verdict(computed, before->ctime_ns);
   }
@@ -412,6 +523,16 @@ class ReplicaDeepScan {
   Fd dir_fd_;
   std::map<std::string, std::string> raw_names_;  // escaped name -> raw name
   std::set<std::string> present_;                 // raw names in the directory
+  // The cache (options_.cache): the disk root's identity, the entry as loaded, and what this scan computed.
+  uint64_t disk_device_ = 0;
+  uint64_t disk_inode_ = 0;
+  bool disk_identity_known_ = false;
+  bool cache_ready_ = false;
+  bool cache_file_existed_ = false;
+  CacheKey key_;
+  std::optional<CacheEntry> cached_;
+  std::string cached_raw_;
+  CacheEntry fresh_;
 };
 
 }  // namespace
@@ -423,6 +544,43 @@ void DeepScanner::scan_replica(v1::Replica* replica, const std::string& disk_pat
 
 void DeepScanner::scan_inventory(v1::Inventory* inventory) {
   for (v1::Replica& replica : *inventory->mutable_replicas()) scan_replica(&replica);
+  if (options_.cache != nullptr) prune_deep_scan_cache(fs_, *options_.cache, *inventory);
+}
+
+uint64_t deep_scan_planned_bytes(const v1::Replica& replica, const DeepScanOptions& options) {
+  uint64_t bytes = 0;
+  for (const Image& image : replica.images()) {
+    if (is_snapshot(image)) bytes += image.allocated_bytes();
+  }
+  if (options.content_digest && merged_view_unavailable(replica).empty()) {
+    std::set<std::string> chain(replica.chain().begin(), replica.chain().end());
+    for (const Image& image : replica.images()) {
+      if (chain.count(image.name()) != 0) bytes += image.allocated_bytes();
+    }
+  }
+  return bytes;
+}
+
+size_t prune_deep_scan_cache(FileSystem& fs, DeepScanCache& cache, const v1::Inventory& inventory) {
+  size_t removed = 0;
+  for (const v1::Disk& disk : inventory.disks()) {
+    // A disk whose replicas/ could not be listed says nothing about which replicas are gone.
+    bool listed = true;
+    for (const Finding& f : disk.findings()) {
+      if (f.code() == Finding::UNREADABLE || f.code() == Finding::NO_REPLICAS_DIR) listed = false;
+    }
+    if (!listed) continue;
+    auto fd = fs.open_root(disk.path());
+    if (!fd) continue;
+    auto st = fs.stat_fd(fd->get());
+    if (!st) continue;
+    std::set<std::string> dirs;
+    for (const v1::Replica& replica : inventory.replicas()) {
+      if (replica.disk() == disk.path()) dirs.insert(replica.dir());
+    }
+    removed += cache.prune(st->device, st->inode, dirs);
+  }
+  return removed;
 }
 
 namespace {

@@ -28,15 +28,25 @@
 //   once more, all-zero chunks nothing and the zeros inside chunks with data a few additions per 64 bytes
 //   (content_digest.h); memory is the engine's buffer block (queue depth x block size) plus one extent list at
 //   a time, plus the merged run list (24 bytes per run, about one run per extent).
+// - Cache (DeepScanOptions::cache, deep_scan_cache.h): a snapshot whose (device, inode, size, mtime, ctime) equal
+//   the cache entry's (and the quick scan's) is not read: crc64 comes from the cache with crc64_from_cache set and
+//   deep_read_bytes 0, and the stored-checksum verdict is made as usual. The content digest is reused when every
+//   layer of the chain and the volume Size are unchanged (ContentSummary.from_cache, read_bytes 0). Whatever was
+//   computed (and is not racy) is written back after each replica; a cache file that cannot be trusted is
+//   ignored with a warning through the cache and rewritten. Nothing is written under the disk.
+// - Progress (DeepScanOptions::on_read): called on the scanning thread with the size of every piece read, in
+//   both passes; deep_scan_planned_bytes() estimates the total beforehand.
 // - A DeepScanner is used by one thread at a time; scanners on different threads are independent.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "scanner/deep_scan_cache.h"
 #include "scanner/file_system.h"
 #include "scanner/read_engine.h"
 #include "sentinel/v1/inventory.pb.h"
@@ -48,7 +58,19 @@ struct DeepScanOptions {
   ReadQueueFactory queue_factory;  // empty: io_uring with pread fallback; tests inject faults here
   bool content_digest = true;      // also Replica.content_digest over the merged view (a second pass)
   bool keep_chunks = false;        // with content_digest: list the non-zero chunks in Replica.content.chunks
+  DeepScanCache* cache = nullptr;  // not owned; nullptr: every image is read
+  std::function<void(uint64_t bytes)> on_read;  // progress: bytes just read; may be empty
 };
+
+// What a deep scan of `replica` will read at most, for a progress total before it starts: the snapshots'
+// allocated bytes, plus (with content_digest, when the merged view can be built) the chain's allocated bytes.
+// The real figure is smaller when layers shadow each other or the cache has the images. Pure.
+uint64_t deep_scan_planned_bytes(const v1::Replica& replica, const DeepScanOptions& options);
+
+// Removes the cache entries of replicas that no longer exist on the inventory's disks: for every disk that
+// could be listed, the entries of directories the inventory does not hold. Call only with an inventory whose
+// replicas were all deep-scanned (a scan of part of a disk would drop the others' entries).
+size_t prune_deep_scan_cache(FileSystem& fs, DeepScanCache& cache, const v1::Inventory& inventory);
 
 // The verdict on a snapshot's stored checksum record. Pure.
 // `record` is the parsed `.img.checksum` (nullptr when there is none or it did not parse); `record_file_present`
@@ -73,7 +95,7 @@ class DeepScanner {
   // `disk_path` (the replica's own `disk` field when empty). The replica directory is reopened as
   // <disk>/replicas/<dir>.
   void scan_replica(v1::Replica* replica, const std::string& disk_path = "");
-  // Every replica of an inventory.
+  // Every replica of an inventory (and, with a cache, prune_deep_scan_cache after them).
   void scan_inventory(v1::Inventory* inventory);
 
   // "io_uring" or "pread", and why a fallback was taken ("" when none).

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "proto/wire/blocking_socket.h"
 #include "tests/daemon/test_collector.h"
@@ -155,6 +156,42 @@ TEST_F(AgentProcess, AnswersStatusAndScansFromSentinelctl) {
   EXPECT_EQ(code, 1);
   EXPECT_NE(unknown.find("no replica of volume pvc-nope"), std::string::npos) << unknown;
   EXPECT_EQ(status_json().value("lastDeepScanAtNs", std::string("0")) != "0", true);
+}
+
+// The agent's deep scans keep a cache in <state-dir>/deep-cache: a second deep scan of unchanged replicas reads
+// nothing and reports the same digests, saying they came from the cache.
+TEST_F(AgentProcess, DeepScansReuseTheCacheInTheStateDir) {
+  std::this_thread::sleep_for(1200ms);  // files changed within a second of a read are not cached
+  auto agent = start_agent({"--quick-interval", "1h"});
+  int code = -1;
+  const std::string scan = "scan --socket " + socket_ + " --deep --volume " + treegen::kSplitVolume + " --json";
+  const std::string first = ctl(scan, &code);
+  ASSERT_EQ(code, 0) << first;
+  const std::string second = ctl(scan, &code);
+  ASSERT_EQ(code, 0) << second;
+  EXPECT_TRUE(std::filesystem::is_directory(state_ + "/deep-cache"));
+  const auto a = nlohmann::json::parse(first);
+  const auto b = nlohmann::json::parse(second);
+  ASSERT_EQ(a["replicas"].size(), b["replicas"].size());
+  size_t reused = 0;
+  for (size_t i = 0; i < a["replicas"].size(); ++i) {
+    const auto& ra = a["replicas"][i];
+    const auto& rb = b["replicas"][i];
+    if (ra["volume"] != treegen::kSplitVolume) continue;
+    EXPECT_EQ(ra["contentDigest"], rb["contentDigest"]);
+    EXPECT_FALSE(ra["content"]["fromCache"].get<bool>());
+    if (rb["content"]["fromCache"].get<bool>()) {
+      ++reused;
+      EXPECT_EQ(rb["content"]["readBytes"], "0");
+    }
+    for (size_t j = 0; j < ra["images"].size(); ++j) {
+      EXPECT_EQ(ra["images"][j]["crc64"], rb["images"][j]["crc64"]);
+      if (!rb["images"][j]["crc64"].get<std::string>().empty()) {
+        EXPECT_TRUE(rb["images"][j]["crc64FromCache"].get<bool>()) << rb["images"][j]["name"];
+      }
+    }
+  }
+  EXPECT_GT(reused, 0u);
 }
 
 // Connects as `uid` (a forked child that drops to it) and returns the agent's reply to a status request.

@@ -12,12 +12,18 @@ namespace sentinel::tools {
 
 namespace {
 
-void show_progress(const v1::Progress& progress) {
-  const double percent =
-      progress.total_bytes() ? 100.0 * static_cast<double>(progress.done_bytes()) / progress.total_bytes() : 0.0;
-  std::fprintf(stderr, "\r\033[K%s: %u/%u replicas, %s of %s (%.0f%%) %s", progress.phase().c_str(),
-               progress.replicas_done(), progress.replicas_total(), human_bytes(progress.done_bytes()).c_str(),
-               human_bytes(progress.total_bytes()).c_str(), percent, progress.current().c_str());
+// The agent reports after each replica; the rate and time left are measured here, from the first report.
+void show_progress(const v1::Progress& progress, double elapsed_seconds, bool terminal) {
+  ScanProgress p;
+  p.phase = progress.phase();
+  p.done_bytes = progress.done_bytes();
+  p.total_bytes = progress.total_bytes();
+  p.replicas_done = progress.replicas_done();
+  p.replicas_total = progress.replicas_total();
+  p.elapsed_seconds = elapsed_seconds;
+  p.current = progress.current();
+  const std::string line = format_scan_progress(p);
+  std::fprintf(stderr, terminal ? "\r\033[K%s" : "%s\n", line.c_str());
   std::fflush(stderr);
 }
 
@@ -28,13 +34,15 @@ int run_agent_scan(const AgentScanOptions& options) {
   request.mutable_scan_request()->set_kind(options.deep ? v1::DEEP : v1::QUICK);
   request.mutable_scan_request()->set_volume(options.volume);
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  const bool wanted = progress_wanted(options.progress, terminal);
   bool progress_shown = false;
+  ProgressTicker clock;
   AgentReply reply = ask_agent(options.socket_path, request, [&](const v1::Progress& progress) {
-    if (!terminal) return;
-    show_progress(progress);
+    if (!wanted) return;
+    show_progress(progress, clock.elapsed_seconds(), terminal);
     progress_shown = true;
   });
-  if (progress_shown) std::fputs("\n", stderr);
+  if (progress_shown && terminal) std::fputs("\n", stderr);
   if (!reply.final) {
     std::cerr << "sentinelctl scan: " << reply.error << "\n";
     return kExitCouldNotRun;

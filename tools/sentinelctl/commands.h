@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/sentinelctl/scan_progress.h"
+
 namespace sentinel::tools {
 
 constexpr int kExitOk = 0;
@@ -41,6 +43,7 @@ struct AgentScanOptions {
   std::string volume;
   bool json = false;
   bool compact = false;
+  ProgressMode progress = ProgressMode::kAuto;
 };
 int run_agent_scan(const AgentScanOptions& options);
 

@@ -92,7 +92,8 @@ void print_deep_scan(const v1::Inventory& inventory, std::ostream& out) {
     if (!r.content_digest().empty()) {
       const auto& c = r.content();
       out << r.content_digest() << "  " << c.chunk_count() << (c.chunk_count() == 1 ? " chunk, " : " chunks, ")
-          << c.nonzero_chunk_count() << " with data, " << human_bytes(c.read_bytes()) << " read\n";
+          << c.nonzero_chunk_count() << " with data, "
+          << (c.from_cache() ? std::string("from the cache") : human_bytes(c.read_bytes()) + " read") << "\n";
     } else {
       out << "-  (" << (r.content().skipped().empty() ? "not computed" : r.content().skipped()) << ")\n";
     }
@@ -100,7 +101,7 @@ void print_deep_scan(const v1::Inventory& inventory, std::ostream& out) {
       if (image.crc64().empty() && !image.has_stored_checksum()) continue;
       std::string state = v1::StoredChecksum::State_Name(image.stored_checksum().state());
       out << "    crc64    " << (image.crc64().empty() ? std::string(16, '-') : image.crc64()) << "  stored "
-          << state << "  " << image.name() << "\n";
+          << state << "  " << image.name() << (image.crc64_from_cache() ? "  (from the cache)" : "") << "\n";
     }
     for (const auto& chunk : r.content().chunks()) {
       out << "    chunk " << std::left << std::setw(8) << chunk.index() << chunk.digest() << "\n";
