@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "collector/amqp_publisher.h"
 #include "collector/committer.h"
 #include "collector/fleet_view.h"
 #include "collector/http_api.h"
@@ -67,6 +68,17 @@ int CollectorService::run() {
   Metrics metrics;
   CommitterOptions committer_options;
   committer_options.retention = config_.retention;
+  std::unique_ptr<AmqpPublisher> publisher;
+  if (!config_.amqp_url.empty()) {
+    store->set_record_events(true);
+    AmqpPublisherOptions publisher_options;
+    publisher_options.url = config_.amqp_url;
+    publisher_options.exchange = config_.amqp_exchange;
+    publisher_options.db_path = config_.db_path;
+    publisher_options.stale_after = config_.stale_after;
+    publisher = std::make_unique<AmqpPublisher>(publisher_options, metrics);
+    committer_options.on_events = [p = publisher.get()] { p->notify(); };
+  }
   Committer committer(*store, metrics, committer_options);
 
   asio::io_context ingest_io(1);
@@ -97,6 +109,7 @@ int CollectorService::run() {
   }
 
   committer.start();
+  if (publisher) publisher->start();
   listener.start();
   http.start();
   std::thread http_thread([&http_io] { http_io.run(); });
@@ -136,6 +149,7 @@ int CollectorService::run() {
   asio::post(http_io, [&http] { http.shutdown(); });
   http_thread.join();
   committer.stop();
+  if (publisher) publisher->stop();  // unconfirmed events stay in the store for the next start
   spdlog::info("stopped: {} reports stored, {} duplicates acked", metrics.reports_stored.load(),
                metrics.reports_duplicate.load());
   return 0;

@@ -145,6 +145,7 @@ void Committer::commit(std::vector<PendingReport>& batch) {
     spdlog::error("store: a batch of {} reports could not be committed and was rolled back: {}", batch.size(), error);
   } else {
     metrics_.commit_batches.fetch_add(1, std::memory_order_relaxed);
+    if (options_.on_events && store_.events_in_last_commit() > 0) options_.on_events();
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     CommitOutcome outcome;

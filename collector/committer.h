@@ -49,6 +49,8 @@ struct CommitterOptions {
   std::chrono::nanoseconds retention{0};  // 0 = never prune
   std::chrono::nanoseconds prune_interval = std::chrono::minutes(10);
   uint64_t prune_rows_per_step = 5000;
+  // Called on the committer's thread after a commit that recorded events (the publisher's notify()).
+  std::function<void()> on_events;
 };
 
 class Committer {

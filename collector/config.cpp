@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "collector/amqp_publisher.h"
 #include "proto/wire/duration.h"
 #include "proto/wire/frame_codec.h"
 
@@ -122,6 +123,12 @@ ConfigOutcome parse_config(const std::vector<std::string>& args) {
       "tls-key", po::value<std::string>(), "PEM private key of --tls-cert")(
       "tls-ca", po::value<std::string>(),
       "PEM CA bundle; agents must present a certificate it signed whose CN equals their node name")(
+      "amqp-url", po::value<std::string>(),
+      "publish events to RabbitMQ (amqp://USER:PASSWORD@HOST:PORT/VHOST): replica.changed.<volume>, "
+      "replica.missing.<volume>, checksum.mismatch.<volume>, node.stale.<node>, one sentinel.v1.Event (protobuf) "
+      "per message, after the report is committed; while the broker is down events wait in the store")(
+      "amqp-exchange", po::value<std::string>()->default_value(defaults.amqp_exchange),
+      "the topic exchange events are published to (declared durable)")(
       "log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error");
 
   po::variables_map vm;
@@ -207,6 +214,14 @@ ConfigOutcome parse_config(const std::vector<std::string>& args) {
                                      {"tls-ca", config.tls_ca}}) {
     if (!path.empty() && !readable_file(path)) return bad(option, "cannot read '" + path + "'");
   }
+  if (vm.count("amqp-url")) {
+    config.amqp_url = vm["amqp-url"].as<std::string>();
+    if (!config.amqp_url.empty() && !valid_amqp_url(config.amqp_url, &error)) return bad("amqp-url", error);
+  }
+  config.amqp_exchange = vm["amqp-exchange"].as<std::string>();
+  if (config.amqp_exchange.empty() || config.amqp_exchange.size() > 255) {
+    return bad("amqp-exchange", "must be 1 to 255 characters");
+  }
   config.log_level = vm["log-level"].as<std::string>();
   for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
     if (config.log_level == level) {
@@ -226,6 +241,9 @@ std::string describe(const Config& c) {
       << " retention=" << (c.retention.count() == 0 ? "forever" : wire::format_duration(c.retention))
       << " max-frame-bytes=" << c.max_frame_bytes << " read-timeout=" << wire::format_duration(c.read_timeout)
       << " idle-timeout=" << wire::format_duration(c.idle_timeout) << " max-connections=" << c.max_connections;
+  if (!c.amqp_url.empty()) {
+    out << " amqp-url=" << redacted_amqp_url(c.amqp_url) << " amqp-exchange=" << c.amqp_exchange;
+  }
   if (!c.config_file.empty()) out << " config=" << c.config_file;
   return out.str();
 }

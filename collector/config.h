@@ -51,6 +51,9 @@ struct Config {
   std::string tls_cert;   // all three or none: TLS on the agent listener, client certificates required
   std::string tls_key;
   std::string tls_ca;
+  // RabbitMQ (collector/amqp_publisher.h): "" = no events. amqp://USER:PASSWORD@HOST:PORT/VHOST.
+  std::string amqp_url;
+  std::string amqp_exchange = "sentinel";  // a topic exchange, declared durable
   std::string log_level = "info";
   std::string config_file;  // where the file options came from ("" = none)
 

@@ -7,6 +7,7 @@
 
 #include "proto/wire/duration.h"
 #include "salvage/longhorn_version.h"
+#include "collector/volume_plan.h"
 #include "salvage/planner.h"
 #include "sentinel/v1/wire.pb.h"
 
@@ -19,7 +20,9 @@ using nlohmann::json;
 HttpResponse json_response(int status, const json& body) {
   HttpResponse response;
   response.status = status;
-  response.body = body.dump(2) + "\n";
+  // Replace, do not throw on, bytes that are not UTF-8: error messages quote the request's path, method and
+  // volume name as the client sent them (found by tests/fuzz/fuzz_http_routes).
+  response.body = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   return response;
 }
 
@@ -218,28 +221,19 @@ HttpResponse HttpApi::plan(const Route& route) {
     if (!choice) return error_response(400, "revision_counter takes enabled, disabled or auto");
     options.revision_counter = *choice;
   }
-  std::string error;
-  const auto rows = view_.volume(route.volume, now_ns_(), true, &error);
-  if (!rows) return error_response(503, error);
-  if (rows->empty()) {
-    return error_response(404, "no replica of volume '" + route.volume + "' is known to this collector");
+  auto planned = plan_volume(view_, route.volume, now_ns_(), options);
+  switch (planned.outcome) {
+    case VolumePlan::Outcome::kStoreError:
+      return error_response(503, planned.error);
+    case VolumePlan::Outcome::kUnknownVolume:
+      return error_response(404, "no replica of volume '" + route.volume + "' is known to this collector");
+    case VolumePlan::Outcome::kPlanError:
+      return error_response(planned.result.error == salvage::PlanError::kBadOption ? 400 : 404,
+                            planned.result.message);
+    case VolumePlan::Outcome::kPlanned:
+      break;
   }
-  salvage::VolumeReplicas replicas;
-  std::vector<std::string> stale_notes;
-  for (const auto& row : *rows) {
-    if (!row.replica) continue;
-    replicas.replicas.push_back(salvage::ReplicaOnNode{row.node, row.scanned_ns, *row.replica});
-    if (row.node_stale) {
-      stale_notes.push_back("node " + row.node + " has not reported since " + rfc3339(row.last_seen_ns) +
-                            " (stale): its replica " + row.dir + " is as it was then");
-    }
-  }
-  auto result = salvage::make_salvage_plan(route.volume, replicas, options);
-  if (!result.ok()) {
-    return error_response(result.error == salvage::PlanError::kBadOption ? 400 : 404, result.message);
-  }
-  for (auto& note : stale_notes) result.plan.add_notes(std::move(note));
-  result.plan.add_notes("planned by sentinel-collector from each node's latest report");
+  const auto& result = planned.result;
   // The body is the sentinel.v1.SalvagePlan itself, as `sentinelctl plan --json` prints it.
   return json_response(200, message_json(result.plan));
 }

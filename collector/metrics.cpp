@@ -86,6 +86,13 @@ std::string Metrics::render(const FleetStats& fleet) const {
   counter(&out, "sentinel_collector_connections_open", "Agent connections open now.",
           static_cast<uint64_t>(std::max<int64_t>(0, connections_open.load(std::memory_order_relaxed))), "gauge");
   counter(&out, "sentinel_collector_http_requests_total", "HTTP API requests served.", load(http_requests));
+  counter(&out, "sentinel_collector_events_published_total",
+          "Events published to RabbitMQ and confirmed by the broker (--amqp-url).", load(events_published));
+  counter(&out, "sentinel_collector_events_pending",
+          "Events in the store waiting to be published (at the publisher's last look).", load(events_pending),
+          "gauge");
+  counter(&out, "sentinel_collector_amqp_connected", "1 while connected to RabbitMQ.", load(amqp_connected),
+          "gauge");
   out += "# HELP sentinel_collector_refusals_total Agent connections refused or cut off, by reason.\n"
          "# TYPE sentinel_collector_refusals_total counter\n";
   for (size_t i = 0; i < refusals.size(); ++i) {

@@ -66,6 +66,9 @@ struct Metrics {
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<int64_t> connections_open{0};
   std::atomic<uint64_t> http_requests{0};
+  std::atomic<uint64_t> events_published{0};  // confirmed by RabbitMQ (--amqp-url)
+  std::atomic<uint64_t> events_pending{0};    // in the store's outbox at the publisher's last look
+  std::atomic<uint64_t> amqp_connected{0};    // 1 while the publisher holds a broker connection
   std::array<std::atomic<uint64_t>, static_cast<size_t>(Refusal::kCount)> refusals{};
   LatencyHistogram ingest_latency;  // a report's last byte read -> its ack queued for sending (commit included)
   LatencyHistogram commit_latency;  // one batch's transaction

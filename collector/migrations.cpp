@@ -106,7 +106,34 @@ CREATE TABLE replica_keys (
 -- insert; a time index would be one more B-tree write per history row at ingest.
 )sql";
 
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1};
+// Events for RabbitMQ (collector/amqp_publisher.h). store_meta.store_id makes event ids unique across stores.
+// event_outbox: events committed with the report that caused them, deleted once the broker confirmed them
+// (written only when the collector runs with --amqp-url). stale_announced: the nodes whose node.stale event
+// was recorded, with the last_report_ns it was about (a newer report re-arms it).
+constexpr const char* kVersion2 = R"sql(
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO store_meta VALUES ('store_id', lower(hex(randomblob(8))));
+CREATE TABLE event_outbox (
+  -- the event's sequence, increasing in commit order. AUTOINCREMENT: published rows are deleted, and a plain
+  -- rowid would be reused once the outbox is empty (a reused event id would be dropped by deduping consumers).
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  routing_key TEXT NOT NULL,
+  payload     BLOB NOT NULL,        -- sentinel.v1.Event without event_id and sequence (filled in when published)
+  created_ns  INTEGER NOT NULL
+);
+CREATE TABLE stale_announced (
+  node           TEXT PRIMARY KEY,
+  last_report_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The last plan recommendation announced per volume (plan.changed events fire when it changes).
+CREATE TABLE plan_announced (
+  volume      TEXT PRIMARY KEY,
+  key         TEXT NOT NULL,   -- plan_recommendation_key()
+  recommended TEXT NOT NULL    -- the recommended replicas, "node:disk/dir" joined by '\n'
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2};
 
 }  // namespace
 

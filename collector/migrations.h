@@ -13,7 +13,7 @@
 
 namespace sentinel::collector {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // Returns the version found before migrating, or nullopt with *error (newer schema, SQL failure).
 std::optional<int> migrate(SQLite::Database& db, std::string* error);

@@ -16,6 +16,7 @@
 #include "collector/migrations.h"
 #include "collector/replica_facts.h"
 #include "proto/wire/wire_form.h"
+#include "sentinel/v1/events.pb.h"
 
 namespace sentinel::collector {
 
@@ -33,7 +34,78 @@ void serialize_deterministic(const google::protobuf::Message& message, std::stri
 
 int64_t as_i64(uint64_t value) { return static_cast<int64_t>(value); }
 
+// Events: a replica's facts as an event carries them.
+void fill_facts(const std::string& node, std::string_view disk, std::string_view dir, const std::string& volume,
+                int state, int64_t revision_counter, int64_t head_mtime_ns, uint64_t allocated_bytes,
+                const std::string& content_digest, const std::string& findings, v1::ReplicaFacts* out) {
+  out->set_node(node);
+  out->set_disk(std::string(disk));
+  out->set_dir(std::string(dir));
+  out->set_volume(volume);
+  out->set_state(static_cast<v1::Replica::State>(state));
+  out->set_revision_counter(revision_counter);
+  out->set_head_mtime_ns(head_mtime_ns);
+  out->set_allocated_bytes(allocated_bytes);
+  out->set_content_digest(content_digest);
+  size_t start = 0;
+  while (start < findings.size()) {
+    size_t end = findings.find(',', start);
+    if (end == std::string::npos) end = findings.size();
+    if (end > start) out->add_findings(findings.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+// True when the comma-separated finding codes include a checksum finding (deep scan: silent corruption).
+bool has_checksum_finding(std::string_view findings) {
+  size_t start = 0;
+  while (start < findings.size()) {
+    size_t end = findings.find(',', start);
+    if (end == std::string_view::npos) end = findings.size();
+    const auto code = findings.substr(start, end - start);
+    if (code == "CHECKSUM_MISMATCH" || code == "CHECKSUM_FLAGGED") return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 }  // namespace
+
+struct Store::PreviousFacts {
+  int state = 0;
+  int64_t revision_counter = 0;
+  int64_t head_mtime_ns = 0;
+  uint64_t allocated_bytes = 0;
+  std::string content_digest;
+  std::string findings;
+};
+
+bool Store::read_facts(int64_t rowid, PreviousFacts* out) {
+  auto& select = *select_facts_;
+  select.bind(1, rowid);
+  const bool found = select.executeStep();
+  if (found) {
+    out->state = select.getColumn(0).getInt();
+    out->revision_counter = select.getColumn(1).getInt64();
+    out->head_mtime_ns = select.getColumn(2).getInt64();
+    out->allocated_bytes = static_cast<uint64_t>(select.getColumn(3).getInt64());
+    out->content_digest = select.getColumn(4).getString();
+    out->findings = select.getColumn(5).getString();
+  }
+  select.reset();
+  return found;
+}
+
+void Store::record_event(const std::string& routing_key, const v1::Event& event) {
+  serialize_deterministic(event, &event_scratch_);
+  auto& insert = *insert_event_;
+  insert.bindNoCopy(1, routing_key);
+  insert.bindNoCopy(2, event_scratch_.data(), static_cast<int>(event_scratch_.size()));
+  insert.bind(3, event.created_ns());
+  insert.exec();
+  insert.reset();
+  ++events_pending_;
+}
 
 std::unique_ptr<Store> Store::open(const std::string& path, SyncMode sync, std::string* error) {
   std::error_code ec;
@@ -103,6 +175,8 @@ Store::~Store() {
   delete_replica_.reset();
   insert_history_.reset();
   insert_key_.reset();
+  select_facts_.reset();
+  insert_event_.reset();
   db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
@@ -149,6 +223,12 @@ void Store::prepare_statements() {
       "INSERT INTO replica_history (node, disk, dir, volume, observed_ns, sequence, kind, state, "
       "revision_counter, head_mtime_ns, allocated_bytes, content_digest, findings, gone, received_ns) "
       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  select_facts_ = std::make_unique<SQLite::Statement>(
+      db,
+      "SELECT state, revision_counter, head_mtime_ns, allocated_bytes, content_digest, findings FROM replicas "
+      "WHERE rowid = ?");
+  insert_event_ = std::make_unique<SQLite::Statement>(
+      db, "INSERT INTO event_outbox (routing_key, payload, created_ns) VALUES (?,?,?)");
 }
 
 void Store::load_caches() {
@@ -186,17 +266,22 @@ std::optional<std::vector<StoredReport>> Store::store_reports(std::span<const Re
                                                              std::string* error) {
   std::vector<StoredReport> outcomes;
   outcomes.reserve(reports.size());
+  events_pending_ = 0;
+  events_in_last_commit_ = 0;
   try {
-    SQLite::Transaction transaction(*db_);
+    SQLite::Transaction transaction(*db_, record_events_ ? SQLite::TransactionBehavior::IMMEDIATE
+                                                         : SQLite::TransactionBehavior::DEFERRED);
     for (const auto& item : reports) outcomes.push_back(store_one(item));
     transaction.commit();
     forget_undo();
+    events_in_last_commit_ = events_pending_;
     return outcomes;
   } catch (const std::exception& e) {
     // The transaction's destructor rolled the database back; put the caches back the same way.
     undo();
     for (auto* statement : {report_exists_.get(), insert_report_.get(), upsert_node_.get(), insert_replica_.get(), update_replica_.get(), set_deep_.get(),
-                            select_deep_pb_.get(), delete_replica_.get(), insert_history_.get(), insert_key_.get()}) {
+                            select_deep_pb_.get(), delete_replica_.get(), insert_history_.get(), insert_key_.get(),
+                            select_facts_.get(), insert_event_.get()}) {
       statement->tryReset();
     }
     *error = std::string("store commit failed: ") + e.what();
@@ -380,6 +465,10 @@ void Store::apply_to_latest(const ReportToStore& item, std::vector<Incoming>& in
     facts.content_digest = stored->content_digest();
     facts.findings = finding_codes(*stored);
     const uint64_t facts_id = facts_hash(facts);
+    const bool history_row = cached == nullptr || cached->facts != facts_id;
+    // Events: the facts the row holds now, read before the update overwrites them.
+    PreviousFacts previous;
+    const bool have_previous = record_events_ && history_row && cached != nullptr && read_facts(cached->rowid, &previous);
 
     auto& write = cached == nullptr ? *insert_replica_ : *update_replica_;
     if (cached == nullptr) {
@@ -435,8 +524,40 @@ void Store::apply_to_latest(const ReportToStore& item, std::vector<Incoming>& in
       next.has_deep = true;
       next.deep_identity = identity;
     }
-    if (cached == nullptr || cached->facts != facts_id) {
+    if (history_row) {
       add_history(in.disk, in.dir, reported.volume(), facts, false);
+      if (record_events_) {
+        v1::Event event;
+        event.set_created_ns(item.received_ns);
+        event.set_node(item.node);
+        event.set_volume(reported.volume());
+        auto* changed = event.mutable_replica_changed();
+        if (have_previous) {
+          fill_facts(item.node, in.disk, in.dir, reported.volume(), previous.state, previous.revision_counter,
+                     previous.head_mtime_ns, previous.allocated_bytes, previous.content_digest, previous.findings,
+                     changed->mutable_previous());
+        }
+        fill_facts(item.node, in.disk, in.dir, reported.volume(), facts.state, facts.revision_counter,
+                   facts.head_mtime_ns, facts.allocated_bytes, facts.content_digest, facts.findings,
+                   changed->mutable_current());
+        changed->set_report_sequence(report.sequence());
+        changed->set_kind(report.kind());
+        record_event("replica.changed." + reported.volume(), event);
+        if (has_checksum_finding(facts.findings) && !(have_previous && has_checksum_finding(previous.findings))) {
+          v1::Event mismatch;
+          mismatch.set_created_ns(item.received_ns);
+          mismatch.set_node(item.node);
+          mismatch.set_volume(reported.volume());
+          auto* body = mismatch.mutable_checksum_mismatch();
+          *body->mutable_replica() = changed->current();
+          for (const auto& finding : stored->findings()) {
+            if (finding.code() == v1::Finding::CHECKSUM_MISMATCH || finding.code() == v1::Finding::CHECKSUM_FLAGGED) {
+              *body->add_findings() = finding;
+            }
+          }
+          record_event("checksum.mismatch." + reported.volume(), mismatch);
+        }
+      }
     }
     replica_undo_.push_back({item.node, in.key, cached == nullptr ? std::nullopt : std::optional(*cached)});
     CachedReplica& entry = cache[in.key];
@@ -456,6 +577,20 @@ void Store::apply_to_latest(const ReportToStore& item, std::vector<Incoming>& in
     const auto split = key.find('\0');
     const std::string disk = key.substr(0, split);
     const std::string dir = key.substr(split + 1);
+    if (record_events_) {
+      PreviousFacts last;
+      if (read_facts(it->second.rowid, &last)) {
+        v1::Event event;
+        event.set_created_ns(item.received_ns);
+        event.set_node(item.node);
+        event.set_volume(it->second.volume);
+        auto* missing = event.mutable_replica_missing();
+        fill_facts(item.node, disk, dir, it->second.volume, last.state, last.revision_counter, last.head_mtime_ns,
+                   last.allocated_bytes, last.content_digest, last.findings, missing->mutable_last());
+        missing->set_report_sequence(report.sequence());
+        record_event("replica.missing." + it->second.volume, event);
+      }
+    }
     auto& remove = *delete_replica_;
     remove.bind(1, it->second.rowid);
     remove.exec();

@@ -21,6 +21,11 @@
 //   digest that holds, findings) change, and one when it disappears. prune() removes history and report
 //   records received before a cutoff, a bounded number of rows per call.
 // - open() takes an exclusive lock (<db>.lock, flock) so two collectors never write one store.
+// - Events (only after set_record_events(true), i.e. the collector publishes to RabbitMQ): in the same
+//   transaction as the report, a row in event_outbox per replica.changed.<volume> (a history row for a present
+//   replica), replica.missing.<volume> (a replica disappeared) and checksum.mismatch.<volume> (CHECKSUM_MISMATCH
+//   or CHECKSUM_FLAGGED newly among the findings); payload: sentinel.v1.Event without event_id and sequence.
+//   amqp_publisher.h publishes and deletes them. Off: not one statement or allocation more per report.
 #pragma once
 
 #include <SQLiteCpp/Database.h>
@@ -36,6 +41,10 @@
 
 #include "collector/config.h"
 #include "sentinel/v1/wire.pb.h"
+
+namespace sentinel::v1 {
+class Event;
+}
 
 namespace sentinel::collector {
 
@@ -78,6 +87,11 @@ class Store {
   // The highest sequence stored per node (HelloAck.highest_sequence), as committed.
   std::unordered_map<std::string, uint64_t> highest_sequences() const;
   int schema_version_found() const { return schema_version_found_; }
+  // Record events in event_outbox (see the contract). Also makes transactions BEGIN IMMEDIATE: the publisher
+  // writes the store from its own connection, and a deferred transaction could not upgrade past its write.
+  void set_record_events(bool on) { record_events_ = on; }
+  // Events recorded by the last successful store_reports().
+  uint64_t events_in_last_commit() const { return events_in_last_commit_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -125,6 +139,9 @@ class Store {
   void apply_to_latest(const ReportToStore& item, std::vector<Incoming>& incoming);
   void forget_undo();
   void undo();
+  struct PreviousFacts;
+  bool read_facts(int64_t rowid, PreviousFacts* out);
+  void record_event(const std::string& routing_key, const v1::Event& event);
 
   std::string path_;
   int lock_fd_ = -1;
@@ -157,6 +174,12 @@ class Store {
   std::unique_ptr<SQLite::Statement> delete_replica_;
   std::unique_ptr<SQLite::Statement> insert_history_;
   std::unique_ptr<SQLite::Statement> insert_key_;
+  std::unique_ptr<SQLite::Statement> select_facts_;  // events only
+  std::unique_ptr<SQLite::Statement> insert_event_;  // events only
+  bool record_events_ = false;
+  uint64_t events_pending_ = 0;  // recorded by the open transaction
+  uint64_t events_in_last_commit_ = 0;
+  std::string event_scratch_;
   std::string scratch_;  // serialization buffer, reused
   std::vector<Incoming> incoming_;  // reused per report
   uint64_t report_counter_ = 0;

@@ -59,6 +59,9 @@ TEST(CollectorConfig, EveryBadValueIsNamed) {
       {{"--tls-cert", "/etc/hostname"}, "--tls-cert"},
       {{"--tls-cert", "/nonexistent", "--tls-key", "/nonexistent", "--tls-ca", "/nonexistent"}, "--tls-cert"},
       {{"--log-level", "loud"}, "--log-level"},
+      {{"--amqp-url", "http://broker:5672/"}, "--amqp-url"},
+      {{"--amqp-url", "amqp://broker:notaport/"}, "--amqp-url"},
+      {{"--amqp-url", "amqp://g:g@127.0.0.1:5672", "--amqp-exchange", ""}, "--amqp-exchange"},
       {{"--no-such-flag"}, "no-such-flag"},
       {{"--config", "/nonexistent/collector.conf"}, "config file"},
   };
@@ -72,8 +75,10 @@ TEST(CollectorConfig, EveryBadValueIsNamed) {
 TEST(CollectorConfig, TheBinaryExitsWithTwoOnABadConfig) {
   std::string out;
   EXPECT_EQ(testing::run_command({SENTINEL_COLLECTOR_PATH, "--read-timeout", "soon"}, &out), 2);
+  EXPECT_EQ(testing::run_command({SENTINEL_COLLECTOR_PATH, "--amqp-url", "rabbit://x"}, &out), 2);
   EXPECT_EQ(testing::run_command({SENTINEL_COLLECTOR_PATH, "--help"}, &out), 0);
   EXPECT_NE(out.find("--max-frame-bytes"), std::string::npos);
+  EXPECT_NE(out.find("--amqp-url"), std::string::npos);
 }
 
 }  // namespace

@@ -1,9 +1,15 @@
-// The HTTP routing, a pure function: every route, decoding, and what a hostile request line gets.
+// The HTTP routing, a pure function: every route, decoding, and what a hostile request line gets (the handler too).
 #include "collector/http_routes.h"
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <random>
+
+#include "collector/fleet_view.h"
+#include "collector/http_api.h"
+#include "collector/store.h"
+#include "tests/collector/collector_test_support.h"
 
 namespace sentinel::collector {
 namespace {
@@ -55,6 +61,39 @@ TEST(CollectorRoutes, RefusesWhatItDoesNotServe) {
   }
   const auto not_found = parse_route("GET", "/nope");
   EXPECT_NE(not_found.error.find("/v1/volumes"), std::string::npos);
+}
+
+// Found by tests/fuzz/fuzz_http_routes: an error message that quotes a path, method or value that is not UTF-8
+// made the JSON writer throw, and the server answered 500 instead of the 404, 405 or 400 it owed.
+TEST(CollectorRoutes, ErrorsQuotingBytesThatAreNotUtf8AreStillJson) {
+  testing::TempDir dir;
+  const std::string db = dir.file("sentinel.db");
+  std::string error;
+  ASSERT_NE(Store::open(db, SyncMode::kNormal, &error), nullptr) << error;  // creates the schema
+  auto view = FleetView::open(db, 180 * 1000000000ll, &error);
+  ASSERT_NE(view, nullptr) << error;
+  Metrics metrics;
+  Config config;
+  HttpApi api(*view, metrics, config, [] { return int64_t{1700000000000000000}; });
+  const struct {
+    std::string method;
+    std::string target;
+    int status;
+  } cases[] = {
+      {"GET", "/\xfc\xfc", 404},
+      {"GET", "/v1/volumes/%ff%fe", 404},
+      {"G\xffT", "/v1/nodes", 405},
+      {"GET", "/v1/volumes/pvc-a/plan?longhorn_version=%ff", 400},
+  };
+  for (const auto& c : cases) {
+    HttpResponse response;
+    ASSERT_NO_THROW(response = api.handle(parse_route(c.method, c.target))) << c.target;
+    EXPECT_EQ(response.status, c.status) << c.target;
+    const auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(body.is_discarded()) << response.body;
+    EXPECT_EQ(body["status"], c.status) << response.body;
+    EXPECT_TRUE(body["error"].is_string()) << response.body;
+  }
 }
 
 // Random bytes as method and target: never a crash, and anything accepted is one of the routes (a fast fuzz;

@@ -1,6 +1,7 @@
 // The store on a real SQLite file: migrations from empty, idempotent (node, sequence), the latest replicas of a
 // node, history only on change, deep results kept across quick reports while they hold, retention, the lock.
 #include "collector/store.h"
+#include "sentinel/v1/events.pb.h"
 
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
@@ -65,7 +66,9 @@ class CollectorStore : public ::testing::Test {
 TEST_F(CollectorStore, MigratesAnEmptyFileAndReopensWithoutMigrating) {
   EXPECT_EQ(store_->schema_version_found(), 0);
   EXPECT_EQ(count("PRAGMA user_version"), kSchemaVersion);
-  EXPECT_EQ(count("SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 5);
+  // v1: nodes, reports, replicas, replica_history, replica_keys; v2: store_meta, event_outbox (AUTOINCREMENT, so
+  // sqlite_sequence too), stale_announced.
+  EXPECT_EQ(count("SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 10);
   {
     SQLite::Database db(path(), SQLite::OPEN_READONLY);
     EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
@@ -280,6 +283,45 @@ TEST_F(CollectorStore, StaleNodesKeepTheirReplicas) {
   auto stats = view->stats(kReceived + 2 * kHour, &error);
   EXPECT_EQ(stats->nodes_stale, 1u);
   EXPECT_EQ(stats->replicas, 1u);
+}
+
+TEST_F(CollectorStore, EventsGoToTheOutboxOnlyWhenRecording) {
+  // Off (no --amqp-url): history rows, no events.
+  store(make_report("n1", 1, {make_replica("/d", "pvc-a", "0000aaaa", 1, 1)}));
+  store(make_report("n1", 2, {make_replica("/d", "pvc-a", "0000aaaa", 2, 2)}));
+  EXPECT_EQ(count("SELECT count(*) FROM event_outbox"), 0);
+  EXPECT_EQ(store_->events_in_last_commit(), 0u);
+  EXPECT_EQ(count("SELECT length(value) FROM store_meta WHERE key = 'store_id'"), 16);
+
+  store_->set_record_events(true);
+  store(make_report("n1", 3, {make_replica("/d", "pvc-a", "0000aaaa", 3, 3),
+                              make_replica("/d", "pvc-b", "0000bbbb", 9, 9)}));
+  EXPECT_EQ(store_->events_in_last_commit(), 2u);
+  store(make_report("n1", 4, {make_replica("/d", "pvc-a", "0000aaaa", 3, 3)}));  // pvc-b disappears
+  EXPECT_EQ(store_->events_in_last_commit(), 1u);
+  store(make_report("n1", 5, {make_replica("/d", "pvc-a", "0000aaaa", 3, 3)}));  // unchanged: no event
+  EXPECT_EQ(store_->events_in_last_commit(), 0u);
+
+  SQLite::Database db(path(), SQLite::OPEN_READONLY);
+  SQLite::Statement rows(db, "SELECT routing_key, payload FROM event_outbox ORDER BY id");
+  std::vector<std::pair<std::string, v1::Event>> events;
+  while (rows.executeStep()) {
+    v1::Event event;
+    const auto blob = rows.getColumn(1);
+    ASSERT_TRUE(event.ParseFromArray(blob.getBlob(), blob.getBytes()));
+    events.emplace_back(rows.getColumn(0).getString(), event);
+  }
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].first, "replica.changed.pvc-a");
+  EXPECT_EQ(events[0].second.replica_changed().previous().revision_counter(), 2);  // read before the update
+  EXPECT_EQ(events[0].second.replica_changed().current().revision_counter(), 3);
+  EXPECT_EQ(events[0].second.replica_changed().report_sequence(), 3u);
+  EXPECT_EQ(events[1].first, "replica.changed.pvc-b");
+  EXPECT_FALSE(events[1].second.replica_changed().has_previous());
+  EXPECT_EQ(events[2].first, "replica.missing.pvc-b");
+  EXPECT_EQ(events[2].second.replica_missing().last().revision_counter(), 9);
+  EXPECT_EQ(events[2].second.node(), "n1");
+  EXPECT_TRUE(events[2].second.event_id().empty());  // filled in by the publisher
 }
 
 }  // namespace

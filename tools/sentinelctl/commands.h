@@ -35,6 +35,7 @@ int run_diff_command(const CommandArgs& args);    // diff_command.cpp
 int run_volumes_command(const CommandArgs& args);  // collector_command.cpp
 int run_volume_command(const CommandArgs& args);   // collector_command.cpp
 int run_nodes_command(const CommandArgs& args);    // collector_command.cpp
+int run_watch_command(const CommandArgs& args);    // watch_command.cpp
 
 // `scan --socket`: the agent scans; agent_scan.cpp.
 struct AgentScanOptions {

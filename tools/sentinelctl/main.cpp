@@ -39,6 +39,8 @@ const Command kCommands[] = {
      sentinel::tools::run_volume_command},
     {"nodes", "the nodes reporting to the collector, their last report and staleness (--collector URL)",
      sentinel::tools::run_nodes_command},
+    {"watch", "the collector's events as they happen, from RabbitMQ (--amqp-url URL; text or --json)",
+     sentinel::tools::run_watch_command},
 };
 
 void print_usage(std::ostream& out) {
