@@ -7,6 +7,7 @@
 #include <set>
 #include <vector>
 
+#include "proto/wire/civil_date.h"
 #include "scanner/content_digest.h"
 #include "scanner/crc64.h"
 #include "scanner/findings.h"
@@ -34,16 +35,6 @@ std::string lowercase(std::string s) {
     if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
   }
   return s;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 // Reads exactly `n` decimal digits at `pos`.
@@ -103,7 +94,7 @@ std::optional<int64_t> parse_go_time_string(std::string_view text) {
   if (!digits(text, pos, 2, &off_h) || !digits(text, pos, 2, &off_m)) return std::nullopt;
   // A zone name follows (" UTC", " CET", " +03"); Go always prints one.
   if (!expect(text, pos, ' ') || pos >= text.size()) return std::nullopt;
-  const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t days = wire::days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - sign * (off_h * 3600 + off_m * 60);
   return seconds * 1'000'000'000 + fraction_ns;
 }

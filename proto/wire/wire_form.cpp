@@ -1,5 +1,7 @@
 #include "proto/wire/wire_form.h"
 
+#include "proto/wire/civil_date.h"
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
@@ -66,16 +68,7 @@ std::string format_hex128(std::string_view bytes) {
   return out;
 }
 
-// ---- civil time (UTC, proleptic Gregorian; H. Hinnant's days_from_civil / civil_from_days) -------------
-
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
+// ---- civil time (UTC, proleptic Gregorian; civil_from_days is the inverse of civil_date.h) ---------------
 
 struct Civil {
   int64_t year;
