@@ -3,7 +3,10 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
+#include <charconv>
+#include <iterator>
 #include <fstream>
 #include <sstream>
 
@@ -64,12 +67,25 @@ std::optional<gid_t> group_id(const std::string& name) {
   group entry{};
   group* result = nullptr;
   if (::getgrnam_r(name.c_str(), &entry, buf.data(), buf.size(), &result) != 0 || result == nullptr) {
-    if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-      return static_cast<gid_t>(std::stoul(name));
-    }
+    // A numeric gid: only one that fits gid_t and is not (gid_t)-1 ("no group" to chown). Parsed without stoul,
+    // which threw out of this never-throwing parser for 20 digits and wrapped 4294967296 around to gid 0 (root).
+    gid_t gid = 0;
+    const char* end = name.data() + name.size();
+    const auto [ptr, ec] = std::from_chars(name.data(), end, gid);
+    if (!name.empty() && ec == std::errc() && ptr == end && gid != static_cast<gid_t>(-1)) return gid;
     return std::nullopt;
   }
   return result->gr_gid;
+}
+
+// The message of a Boost.Program_options error. Boost 1.74 fills in its placeholders ("%value%", "%option%",
+// ...) until none is left, so a value or option name that itself holds its placeholder never ends: the agent
+// hung at start, its memory growing, on `--scan-threads '%value%'` (found by tests/fuzz/fuzz_agent_config).
+// When the input has a '%', an error about an option is told from the option's name alone.
+std::string option_error(const po::error& e, bool input_has_percent) {
+  const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+  if (named == nullptr || !input_has_percent) return e.what();
+  return "option '" + named->get_option_name() + "' is unknown, given twice, or has a value it does not accept";
 }
 
 }  // namespace
@@ -116,6 +132,8 @@ ConfigOutcome parse_agent_config(const std::vector<std::string>& args) {
   // clang-format on
 
   po::variables_map vm;
+  bool input_has_percent = std::any_of(args.begin(), args.end(),
+                                       [](const std::string& arg) { return arg.find('%') != std::string::npos; });
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     if (vm.count("config")) {
@@ -125,11 +143,14 @@ ConfigOutcome parse_agent_config(const std::vector<std::string>& args) {
         outcome.error = "cannot read config file " + path;
         return outcome;
       }
-      po::store(po::parse_config_file(file, opts), vm);
+      const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+      input_has_percent = input_has_percent || text.find('%') != std::string::npos;
+      std::istringstream lines(text);
+      po::store(po::parse_config_file(lines, opts), vm);
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    outcome.error = e.what();
+    outcome.error = option_error(e, input_has_percent);
     return outcome;
   }
   if (vm.count("help")) {

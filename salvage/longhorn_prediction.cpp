@@ -81,10 +81,10 @@ void apply_salvage_rule(const std::vector<ReplicaOnNode>& replicas, const std::v
   std::vector<size_t> candidates;
   for (size_t i : survivors) {
     const int64_t mtime = replicas[i].replica.head_mtime_ns();
-    if (mtime + kSalvageWindowNs > newest) {
+    if (distance_ns(newest, mtime) < static_cast<uint64_t>(kSalvageWindowNs)) {  // mtime + 5 s > newest
       candidates.push_back(i);
     } else {
-      out->verdicts[i] = {v1::LONGHORN_FAIL, "head mtime " + duration_text(newest - mtime) +
+      out->verdicts[i] = {v1::LONGHORN_FAIL, "head mtime " + gap_text(newest, mtime) +
                                                  " older than the newest: outside Longhorn's 5 s salvage window"};
     }
   }
@@ -113,7 +113,7 @@ void apply_salvage_rule(const std::vector<ReplicaOnNode>& replicas, const std::v
                                                    std::to_string(largest)};
       } else if (r.head_mtime_ns() != newest_of_largest) {
         out->verdicts[i] = {v1::LONGHORN_FAIL, "head as large as the largest but its mtime is " +
-                                                   duration_text(newest_of_largest - r.head_mtime_ns()) + " older"};
+                                                   gap_text(newest_of_largest, r.head_mtime_ns()) + " older"};
       } else {
         possible.push_back(i);
       }

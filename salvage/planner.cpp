@@ -52,9 +52,8 @@ Comparison compare_evidence(const Candidate& a, const Candidate& b, bool counter
     if (c.order != 0) return c;
   }
   {
-    const int64_t delta = ra.head_mtime_ns() - rb.head_mtime_ns();
     auto c = larger_first(ra.head_mtime_ns(), rb.head_mtime_ns(), "newer head mtime", "older head mtime",
-                          duration_text(delta < 0 ? -delta : delta) + " apart");
+                          gap_text(ra.head_mtime_ns(), rb.head_mtime_ns()) + " apart");
     if (c.order != 0) return c;
   }
   {

@@ -7,10 +7,8 @@
 
 namespace sentinel::salvage {
 
-// Durations between head mtimes: "7.43 s", "120 ms", "0 s", "3600 s".
-inline std::string duration_text(int64_t ns) {
-  const bool negative = ns < 0;
-  const uint64_t magnitude = negative ? static_cast<uint64_t>(-(ns + 1)) + 1 : static_cast<uint64_t>(ns);
+// A length of time in ns, as plan texts give durations between head mtimes: "7.43 s", "120 ms", "0 s", "3600 s".
+inline std::string magnitude_text(uint64_t magnitude) {
   char buf[48];
   if (magnitude == 0) {
     return "0 s";
@@ -23,8 +21,18 @@ inline std::string duration_text(int64_t ns) {
   } else {
     std::snprintf(buf, sizeof buf, "%.0f s", static_cast<double>(magnitude) / 1e9);
   }
-  return (negative ? "-" : "") + std::string(buf);
+  return buf;
 }
+
+// |a - b| for two instants in ns, exact for any int64s (head mtimes come from inventories: a subtraction of two
+// of them can overflow, found by tests/fuzz/fuzz_planner).
+inline uint64_t distance_ns(int64_t a, int64_t b) {
+  return a > b ? static_cast<uint64_t>(a) - static_cast<uint64_t>(b)
+               : static_cast<uint64_t>(b) - static_cast<uint64_t>(a);
+}
+
+// The time between two instants: "7.43 s".
+inline std::string gap_text(int64_t a, int64_t b) { return magnitude_text(distance_ns(a, b)); }
 
 // Sizes in binary units as Longhorn's UI prints them: "40 GiB", "6.1 MiB", "0 B".
 inline std::string bytes_text(uint64_t bytes) {

@@ -144,7 +144,12 @@ ParseResult<int64_t> parse_revision_counter(std::string_view bytes) {
   int64_t value = 0;
   const char* first = digits.data();
   const char* last = digits.data() + digits.size();
-  if (!digits.empty() && digits.front() == '+') ++first;  // ParseInt accepts a leading sign
+  // ParseInt takes one sign, '+' or '-', then digits only: "+-5" is not a number to Go (from_chars alone would
+  // read -5 after the '+').
+  if (!digits.empty() && digits.front() == '+') {
+    ++first;
+    if (first != last && *first == '-') return std::string("not a decimal number (a sign after the '+')");
+  }
   auto [ptr, ec] = std::from_chars(first, last, value);
   if (ec == std::errc::result_out_of_range) return std::string("counter does not fit in int64");
   if (ec != std::errc() || ptr != last || first == last) {

@@ -4,7 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
+#include <functional>
+#include <thread>
 
 #include "tests/scanner/fixture_support.h"
 
@@ -65,6 +72,65 @@ TEST(AgentConfig, EveryBadValueIsAClearError) {
     EXPECT_FALSE(outcome.config) << c.args.back();
     EXPECT_NE(outcome.error.find(c.mentions), std::string::npos) << outcome.error;
   }
+}
+
+// Runs `body` in a child process: true when it returned within `limit` (a hang is killed, not waited for).
+bool finishes_within(const std::function<void()>& body, std::chrono::seconds limit) {
+  const pid_t child = fork();
+  if (child == 0) {
+    body();
+    _exit(0);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (waitpid(child, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(child, SIGKILL);
+      waitpid(child, &status, 0);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Found by tests/fuzz/fuzz_agent_config: Boost.Program_options (1.74) fills "%value%" into its error message until
+// none is left, so a bad value holding "%value%" never got its message: the agent hung at start, memory growing.
+TEST(AgentConfig, APercentPlaceholderInABadValueIsAnErrorNotAHang) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/agent.conf";
+  std::ofstream(path) << "node = w1\nscan-threads = %value%\n";
+  const std::vector<std::vector<std::string>> cases = {
+      {"--node", "w1", "--scan-threads", "%value%"},
+      {"--node", "w1", "--%option%"},
+      {"--config", path},
+  };
+  for (const auto& args : cases) {
+    // In a child first: a hang must fail the test, not stall it.
+    ASSERT_TRUE(finishes_within([&] { parse_agent_config(args); }, std::chrono::seconds(20))) << args.back();
+    const auto outcome = parse_agent_config(args);
+    EXPECT_FALSE(outcome.config) << args.back();
+    EXPECT_FALSE(outcome.error.empty()) << args.back();
+  }
+  const auto outcome = parse_agent_config({"--node", "w1", "--scan-threads", "%value%"});
+  EXPECT_NE(outcome.error.find("scan-threads"), std::string::npos) << outcome.error;
+  // Without a '%' the message stays Boost's own, value and all.
+  const auto plain = parse_agent_config({"--node", "w1", "--scan-threads", "many"});
+  EXPECT_NE(plain.error.find("many"), std::string::npos) << plain.error;
+}
+
+// A numeric --socket-group (no such group name) must be a gid: 20 digits threw std::out_of_range out of this
+// never-throwing parser, and 4294967296 wrapped around to gid 0, root's group.
+TEST(AgentConfig, ANumericSocketGroupMustFitAGid) {
+  for (const char* gid : {"99999999999999999999", "4294967296", "4294967295"}) {
+    ConfigOutcome outcome;
+    EXPECT_NO_THROW(outcome = parse_agent_config({"--node", "w1", "--socket-group", gid})) << gid;
+    EXPECT_FALSE(outcome.config) << gid;
+    EXPECT_NE(outcome.error.find("socket-group"), std::string::npos) << outcome.error;
+  }
+  const auto outcome = parse_agent_config({"--node", "w1", "--socket-group", "4242"});
+  ASSERT_TRUE(outcome.config) << outcome.error;
+  EXPECT_EQ(outcome.config->socket_group, gid_t{4242});
 }
 
 TEST(AgentConfig, TlsServerNameDefaultsToTheCollectorHost) {

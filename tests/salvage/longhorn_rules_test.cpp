@@ -165,6 +165,32 @@ TEST(LonghornRules, FiveSecondWindow) {
   }
 }
 
+// Found by tests/fuzz/fuzz_planner: the window added 5 s to a head mtime, which overflows near the end of the int64
+// range, so a replica 1 s older than the newest fell out of the window (and UBSan aborted).
+TEST(LonghornRules, FiveSecondWindowAtTheEndOfTheInt64Range) {
+  v1::Replica newest = ReplicaBuilder(kVolume, "newest00").no_counter().head_allocated(1 * kMiB);
+  v1::Replica inside = ReplicaBuilder(kVolume, "inside00").no_counter().head_allocated(2 * kMiB);
+  v1::Replica outside = ReplicaBuilder(kVolume, "outside0").no_counter().head_allocated(64 * kMiB);
+  newest.set_head_mtime_ns(INT64_MAX);
+  inside.set_head_mtime_ns(INT64_MAX - kSecond);
+  outside.set_head_mtime_ns(INT64_MIN);
+  for (const char* version : {"v1.5.3", "v1.7.0"}) {
+    SCOPED_TRACE(version);
+    auto plan = plan_for({newest, inside, outside}, version);
+    EXPECT_NE(ranked(plan, "inside00").longhorn(), v1::LONGHORN_FAIL) << ranked(plan, "inside00").longhorn_reason();
+    EXPECT_EQ(ranked(plan, "outside0").longhorn(), v1::LONGHORN_FAIL);
+    EXPECT_NE(ranked(plan, "outside0").longhorn_reason().find("18446744074 s older"), std::string::npos)
+        << ranked(plan, "outside0").longhorn_reason();
+    std::set<std::string> winners;
+    for (const auto& o : outcomes(plan)) winners.insert(o.begin(), o.end());
+    if (std::string(version) == "v1.7.0") {
+      EXPECT_EQ(winners, (std::set<std::string>{dir_of("inside00")}));
+    } else {
+      EXPECT_EQ(winners, (std::set<std::string>{dir_of("newest00"), dir_of("inside00")}));
+    }
+  }
+}
+
 // v1.7.0 ties: equal head size goes to the newer mtime; equal size and mtime depends on the engine's replica
 // list order, which Sentinel cannot see: both are possible.
 TEST(LonghornRules, FixedRuleTies) {

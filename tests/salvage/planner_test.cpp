@@ -102,6 +102,21 @@ TEST(Planner, RanksByCounterThenMtimeThenContent) {
   EXPECT_EQ(plan.replicas(0).node(), "worker-3");
 }
 
+// Found by tests/fuzz/fuzz_planner: head mtimes come from inventories and may be any int64. Ranking two at the
+// ends of the range subtracted them with a signed overflow (the reason read "1 ns apart"; UBSan aborted).
+TEST(Planner, HeadMtimesAtTheEndsOfTheInt64RangeDoNotOverflow) {
+  v1::Replica newest = ReplicaBuilder(kVolume, "newest00").counter(7);
+  v1::Replica oldest = ReplicaBuilder(kVolume, "oldest00").counter(7);
+  newest.set_head_mtime_ns(INT64_MAX);
+  oldest.set_head_mtime_ns(INT64_MIN);
+  auto plan = plan_of({node_inventory("worker-1", {oldest}), node_inventory("worker-2", {newest})});
+  ASSERT_EQ(plan.replicas_size(), 2);
+  EXPECT_EQ(plan.replicas(0).dir(), dir_of("newest00"));
+  EXPECT_TRUE(any_contains(plan.replicas(0).reasons(), "newer head mtime (18446744074 s apart)"))
+      << plan.replicas(0).reasons(0);
+  EXPECT_TRUE(any_contains(plan.replicas(1).reasons(), "older head mtime (18446744074 s apart)"));
+}
+
 TEST(Planner, RecommendsEveryReplicaWithTheBestContent) {
   auto plan =
       plan_of({node_inventory("worker-1", {ReplicaBuilder(kVolume, "best0000").counter(7).digest("aaa")}),

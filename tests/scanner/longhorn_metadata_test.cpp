@@ -93,6 +93,16 @@ TEST(RevisionCounter, RejectsWhatGoRejects) {
   EXPECT_NE(error_of(parse_revision_counter("+")), "<parsed>");
 }
 
+// Found by fuzz_revision_counter: Go's ParseInt takes one sign, so "+-33682" is not a counter to Longhorn; it
+// was read as -33682. A plain sign of either kind still parses.
+TEST(RevisionCounter, RejectsASecondSignAsGoDoes) {
+  EXPECT_NE(error_of(parse_revision_counter(std::string("\0+-33682\0", 9))), "<parsed>");
+  EXPECT_NE(error_of(parse_revision_counter("+-1")), "<parsed>");
+  EXPECT_NE(error_of(parse_revision_counter("-+1")), "<parsed>");
+  EXPECT_EQ(value_of(parse_revision_counter("+1042")), 1042);
+  EXPECT_EQ(value_of(parse_revision_counter("-1")), -1);
+}
+
 TEST(GoTimeString, MatchesLonghornChangeTime) {
   // From case2-chain: a .img with ctime 1795535805658095880 ns has change_time "... 15:56:45.65809588 +0000 UTC".
   EXPECT_EQ(go_time_string_utc(1795535805658095880), "2026-11-24 15:56:45.65809588 +0000 UTC");
