@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #include "daemon/atomic_file.h"
 
 namespace sentinel::daemon {
@@ -94,7 +96,7 @@ std::optional<ReportSpool> ReportSpool::open(const std::string& state_dir, Spool
                           " (report " + std::to_string(*sequence) + " cannot be re-sent)");
       continue;
     }
-    spool.entries_[*sequence] = Entry{bytes->size(), report.kind()};
+    spool.entries_[*sequence] = Entry{bytes->size(), report.kind(), report.coalesced()};
     spool.bytes_ += bytes->size();
     if (*sequence > spool.last_sequence_) spool.last_sequence_ = *sequence;
   }
@@ -105,8 +107,9 @@ bool ReportSpool::persist_sequence(uint64_t sequence, std::string* error) {
   return write_file_atomically(state_dir_ + "/sequence", std::to_string(sequence) + "\n", error);
 }
 
-uint32_t ReportSpool::make_room(uint64_t incoming_bytes) {
-  uint32_t dropped = 0;
+uint32_t ReportSpool::make_room(uint64_t incoming_bytes, uint64_t incoming_sequence, uint32_t* dropped) {
+  uint32_t replaced = 0;
+  *dropped = 0;
   auto over = [&] {
     return entries_.size() + 1 > limits_.max_reports || bytes_ + incoming_bytes > limits_.max_bytes;
   };
@@ -115,12 +118,16 @@ uint32_t ReportSpool::make_room(uint64_t incoming_bytes) {
       ++it;
       continue;
     }
+    // Logged before the file goes, so a log that lacks the line means the report was not dropped.
+    spdlog::info("spool full ({} reports, {} bytes): dropping quick report {}, superseded by report {}",
+                 entries_.size(), bytes_, it->first, incoming_sequence);
     ::unlink(path_of(it->first).c_str());
     bytes_ -= it->second.bytes;
+    replaced += 1 + it->second.coalesced;  // it stood for the reports it had replaced too
     it = entries_.erase(it);
-    ++dropped;
+    ++*dropped;
   }
-  return dropped;
+  return replaced;
 }
 
 uint64_t ReportSpool::add(v1::Report report, std::string* error) {
@@ -128,12 +135,13 @@ uint64_t ReportSpool::add(v1::Report report, std::string* error) {
   if (!persist_sequence(sequence, error)) return 0;
   last_sequence_ = sequence;
   report.set_sequence(sequence);
-  const uint32_t dropped = make_room(report.ByteSizeLong());
-  report.set_coalesced(report.coalesced() + dropped);
+  uint32_t dropped = 0;
+  const uint32_t replaced = make_room(report.ByteSizeLong(), sequence, &dropped);
+  report.set_coalesced(report.coalesced() + replaced);
   coalesced_total_ += dropped;
   const std::string bytes = report.SerializeAsString();
   if (!write_file_atomically(path_of(sequence), bytes, error)) return 0;
-  entries_[sequence] = Entry{bytes.size(), report.kind()};
+  entries_[sequence] = Entry{bytes.size(), report.kind(), report.coalesced()};
   bytes_ += bytes.size();
   return sequence;
 }

@@ -10,8 +10,12 @@
 //   restarts: `sequence` is written (durably) before the report that uses the number.
 // - Bounded: at most max_reports reports and max_bytes bytes. When a new report would exceed a bound, the
 //   oldest QUICK reports are dropped first and the newest report's `coalesced` counts them (a newer quick
-//   scan supersedes an older one for the collector's "latest" view); DEEP reports are kept. A report that
-//   cannot fit even then is still written (the spool never refuses the newest scan).
+//   scan supersedes an older one for the collector's "latest" view), together with the reports each dropped
+//   one had itself replaced (so the collector's sum of `coalesced` covers every report it will never see; a
+//   report dropped while it was in flight may reach the collector all the same, and is then counted too); DEEP
+//   reports are kept. Each drop is logged (info: "dropping quick report N, superseded by report M") before
+//   the file goes. A report that cannot fit even then is still written (the spool never refuses the newest
+//   scan).
 // - Only the reporter removes a report, after its ack (acknowledge()). Reports are handed out in sequence order.
 // - Not thread-safe: one owner (the agent's event loop thread).
 #pragma once
@@ -63,12 +67,15 @@ class ReportSpool {
   struct Entry {
     uint64_t bytes = 0;
     v1::ScanKind kind = v1::QUICK;
+    uint32_t coalesced = 0;  // the report's own `coalesced`
   };
   ReportSpool(std::string state_dir, SpoolLimits limits);
   std::string path_of(uint64_t sequence) const;
   bool persist_sequence(uint64_t sequence, std::string* error);
-  // Drops the oldest quick reports until one more report of `incoming_bytes` fits. Returns how many.
-  uint32_t make_room(uint64_t incoming_bytes);
+  // Drops the oldest quick reports until one more report of `incoming_bytes` fits. Returns how many reports
+  // the incoming one (`incoming_sequence`) replaces: each dropped one and those it had replaced; *dropped says
+  // how many files were dropped.
+  uint32_t make_room(uint64_t incoming_bytes, uint64_t incoming_sequence, uint32_t* dropped);
 
   std::string state_dir_;
   std::string spool_dir_;
