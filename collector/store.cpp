@@ -71,16 +71,7 @@ bool has_checksum_finding(std::string_view findings) {
 
 }  // namespace
 
-struct Store::PreviousFacts {
-  int state = 0;
-  int64_t revision_counter = 0;
-  int64_t head_mtime_ns = 0;
-  uint64_t allocated_bytes = 0;
-  std::string content_digest;
-  std::string findings;
-};
-
-bool Store::read_facts(int64_t rowid, PreviousFacts* out) {
+bool Store::read_facts(int64_t rowid, HistoryFacts* out) {
   auto& select = *select_facts_;
   select.bind(1, rowid);
   const bool found = select.executeStep();
@@ -467,7 +458,7 @@ void Store::apply_to_latest(const ReportToStore& item, std::vector<Incoming>& in
     const uint64_t facts_id = facts_hash(facts);
     const bool history_row = cached == nullptr || cached->facts != facts_id;
     // Events: the facts the row holds now, read before the update overwrites them.
-    PreviousFacts previous;
+    HistoryFacts previous;
     const bool have_previous = record_events_ && history_row && cached != nullptr && read_facts(cached->rowid, &previous);
 
     auto& write = cached == nullptr ? *insert_replica_ : *update_replica_;
@@ -578,7 +569,7 @@ void Store::apply_to_latest(const ReportToStore& item, std::vector<Incoming>& in
     const std::string disk = key.substr(0, split);
     const std::string dir = key.substr(split + 1);
     if (record_events_) {
-      PreviousFacts last;
+      HistoryFacts last;
       if (read_facts(it->second.rowid, &last)) {
         v1::Event event;
         event.set_created_ns(item.received_ns);

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "collector/config.h"
+#include "collector/replica_facts.h"
 #include "sentinel/v1/wire.pb.h"
 
 namespace sentinel::v1 {
@@ -139,8 +140,8 @@ class Store {
   void apply_to_latest(const ReportToStore& item, std::vector<Incoming>& incoming);
   void forget_undo();
   void undo();
-  struct PreviousFacts;
-  bool read_facts(int64_t rowid, PreviousFacts* out);
+  // The facts of a stored replica row (what an event reports as "previous"), by rowid.
+  bool read_facts(int64_t rowid, HistoryFacts* out);
   void record_event(const std::string& routing_key, const v1::Event& event);
 
   std::string path_;
