@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "collector/amqp_link.h"
 #include "collector/fleet_view.h"
 #include "collector/volume_plan.h"
 #include "proto/wire/duration.h"
@@ -22,7 +23,8 @@ namespace sentinel::collector {
 
 namespace {
 
-constexpr int kChannel = 1;
+using amqp::bytes_of;
+using amqp::kChannel;
 constexpr auto kMinBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaxBackoff = std::chrono::seconds(15);
 constexpr int kConnectTimeoutMs = 2000;
@@ -39,32 +41,6 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-amqp_bytes_t bytes_of(const std::string& text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
-
-std::string rpc_error(const amqp_rpc_reply_t& reply, const char* what) {
-  switch (reply.reply_type) {
-    case AMQP_RESPONSE_NORMAL:
-      return {};
-    case AMQP_RESPONSE_NONE:
-      return std::string(what) + ": no reply";
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-      return std::string(what) + ": " + amqp_error_string2(reply.library_error);
-    case AMQP_RESPONSE_SERVER_EXCEPTION:
-      if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-        const auto* close = static_cast<amqp_connection_close_t*>(reply.reply.decoded);
-        return std::string(what) + ": broker closed the connection: " +
-               std::string(static_cast<const char*>(close->reply_text.bytes), close->reply_text.len);
-      }
-      if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        const auto* close = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
-        return std::string(what) + ": broker closed the channel: " +
-               std::string(static_cast<const char*>(close->reply_text.bytes), close->reply_text.len);
-      }
-      return std::string(what) + ": broker error";
-  }
-  return std::string(what) + ": unknown error";
-}
-
 struct OutboxRow {
   int64_t id = 0;
   std::string routing_key;
@@ -73,77 +49,18 @@ struct OutboxRow {
 
 }  // namespace
 
-bool valid_amqp_url(const std::string& url, std::string* error) {
-  std::string copy = url;
-  amqp_connection_info info{};
-  const int status = amqp_parse_url(copy.data(), &info);
-  if (status != AMQP_STATUS_OK) {
-    *error = "'" + redacted_amqp_url(url) + "' is not an AMQP URL (" + amqp_error_string2(status) +
-             "); expected amqp://USER:PASSWORD@HOST:PORT/VHOST";
-    return false;
-  }
-  return true;
-}
-
-std::string redacted_amqp_url(const std::string& url) {
-  const auto scheme = url.find("://");
-  const auto at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-  const auto colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
-
 // One broker connection: channel 1 in confirm mode, the exchange declared.
 class AmqpPublisher::Connection {
  public:
-  ~Connection() {
-    if (conn_ != nullptr) {
-      if (open_) {
-        amqp_channel_close(conn_, kChannel, AMQP_REPLY_SUCCESS);
-        amqp_connection_close(conn_, AMQP_REPLY_SUCCESS);
-      }
-      amqp_destroy_connection(conn_);
-    }
-  }
-
   bool open(const std::string& url, const std::string& exchange, std::string* error) {
-    std::string copy = url;
-    amqp_connection_info info{};
-    if (amqp_parse_url(copy.data(), &info) != AMQP_STATUS_OK) {
-      *error = "bad AMQP URL";
-      return false;
-    }
-    conn_ = amqp_new_connection();
-    amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
-    if (socket == nullptr) {
-      *error = "cannot create a socket";
-      return false;
-    }
-    timeval timeout = to_timeval(std::chrono::milliseconds(kConnectTimeoutMs));
-    const int status = amqp_socket_open_noblock(socket, info.host, info.port, &timeout);
-    if (status != AMQP_STATUS_OK) {
-      *error = std::string("cannot connect to ") + info.host + ":" + std::to_string(info.port) + ": " +
-               amqp_error_string2(status);
-      return false;
-    }
-    timeval rpc_timeout = to_timeval(std::chrono::seconds(10));
-    amqp_set_rpc_timeout(conn_, &rpc_timeout);
-    amqp_rpc_reply_t reply =
-        amqp_login(conn_, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
-    if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
-      *error = rpc_error(reply, "login");
-      return false;
-    }
-    open_ = true;
-    amqp_channel_open(conn_, kChannel);
-    if (!ok("channel.open", error)) return false;
+    link_ = amqp::Link::open(url, std::chrono::milliseconds(kConnectTimeoutMs), std::chrono::seconds(10), error);
+    if (!link_) return false;
+    conn_ = link_->connection();
     amqp_confirm_select(conn_, kChannel);
-    if (!ok("confirm.select", error)) return false;
+    if (!link_->check("confirm.select", error)) return false;
     amqp_exchange_declare(conn_, kChannel, bytes_of(exchange), amqp_cstring_bytes("topic"), 0, /*durable=*/1,
                           /*auto_delete=*/0, 0, amqp_empty_table);
-    if (!ok("exchange.declare " + exchange, error)) return false;
-    return true;
+    return link_->check("exchange.declare " + exchange, error);
   }
 
   bool publish(const std::string& exchange, const std::string& routing_key, const std::string& body,
@@ -192,10 +109,10 @@ class AmqpPublisher::Connection {
       if (frame.frame_type != AMQP_FRAME_METHOD) continue;
       switch (frame.payload.method.id) {
         case AMQP_BASIC_ACK_METHOD: {
+          // One channel: the broker confirms in publishing order, so an ack of tag N (multiple or not) means
+          // every tag up to N is confirmed.
           const auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
-          if (ack->multiple) confirmed_ = std::max(confirmed_, ack->delivery_tag);
-          else if (ack->delivery_tag == confirmed_ + 1) confirmed_ = ack->delivery_tag;
-          else confirmed_ = std::max(confirmed_, ack->delivery_tag);  // single acks arrive in order here
+          confirmed_ = std::max(confirmed_, ack->delivery_tag);
           break;
         }
         case AMQP_BASIC_NACK_METHOD:
@@ -213,7 +130,7 @@ class AmqpPublisher::Connection {
                    std::string(static_cast<const char*>(close->reply_text.bytes), close->reply_text.len);
           amqp_connection_close_ok_t close_ok{};
           amqp_send_method(conn_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &close_ok);
-          open_ = false;
+          link_->mark_broken();
           return false;
         }
         default:
@@ -224,19 +141,11 @@ class AmqpPublisher::Connection {
     return true;
   }
 
-  void drop() { open_ = false; }  // broken: do not try to close politely
+  void drop() { link_->mark_broken(); }  // broken: do not try to close politely
 
  private:
-  bool ok(const std::string& what, std::string* error) {
-    const amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn_);
-    if (reply.reply_type == AMQP_RESPONSE_NORMAL) return true;
-    *error = rpc_error(reply, what.c_str());
-    if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION) open_ = false;
-    return false;
-  }
-
+  std::unique_ptr<amqp::Link> link_;
   amqp_connection_state_t conn_ = nullptr;
-  bool open_ = false;
   uint64_t published_ = 0;  // delivery tags: 1, 2, ... on this channel
   uint64_t confirmed_ = 0;
 };
@@ -278,7 +187,7 @@ bool AmqpPublisher::stopping() {
 }
 
 void AmqpPublisher::run() {
-  const std::string where = redacted_amqp_url(options_.url);
+  const std::string where = amqp::redacted_url(options_.url);
   std::unique_ptr<SQLite::Database> db;
   std::string store_id;
   try {
@@ -322,11 +231,7 @@ void AmqpPublisher::run() {
         if (planned.outcome != VolumePlan::Outcome::kPlanned) continue;  // gone, or nothing usable to plan
         const auto& plan = planned.result.plan;
         const std::string key = plan_recommendation_key(plan);
-        std::vector<std::string> recommended;
-        for (const auto& location : plan.recommended()) {
-          recommended.push_back(location.node() + ":" + location.disk() + "/" + location.dir());
-        }
-        std::sort(recommended.begin(), recommended.end());
+        const std::vector<std::string> recommended = recommended_locations(plan);
         std::string joined;
         for (const auto& r : recommended) joined += (joined.empty() ? "" : "\n") + r;
         select_plan.bind(1, volume);

@@ -38,12 +38,6 @@ struct AmqpPublisherOptions {
   std::chrono::milliseconds confirm_timeout{std::chrono::seconds(10)};
 };
 
-// Checks an AMQP URL the way the publisher will parse it; false with *error when rabbitmq-c rejects it.
-bool valid_amqp_url(const std::string& url, std::string* error);
-
-// The URL without its password, for logs.
-std::string redacted_amqp_url(const std::string& url);
-
 class AmqpPublisher {
  public:
   AmqpPublisher(AmqpPublisherOptions options, Metrics& metrics);

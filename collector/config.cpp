@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "collector/amqp_publisher.h"
+#include "collector/amqp_link.h"
 #include "proto/wire/duration.h"
 #include "proto/wire/frame_codec.h"
 
@@ -216,7 +216,7 @@ ConfigOutcome parse_config(const std::vector<std::string>& args) {
   }
   if (vm.count("amqp-url")) {
     config.amqp_url = vm["amqp-url"].as<std::string>();
-    if (!config.amqp_url.empty() && !valid_amqp_url(config.amqp_url, &error)) return bad("amqp-url", error);
+    if (!config.amqp_url.empty() && !amqp::valid_url(config.amqp_url, &error)) return bad("amqp-url", error);
   }
   config.amqp_exchange = vm["amqp-exchange"].as<std::string>();
   if (config.amqp_exchange.empty() || config.amqp_exchange.size() > 255) {
@@ -242,7 +242,7 @@ std::string describe(const Config& c) {
       << " max-frame-bytes=" << c.max_frame_bytes << " read-timeout=" << wire::format_duration(c.read_timeout)
       << " idle-timeout=" << wire::format_duration(c.idle_timeout) << " max-connections=" << c.max_connections;
   if (!c.amqp_url.empty()) {
-    out << " amqp-url=" << redacted_amqp_url(c.amqp_url) << " amqp-exchange=" << c.amqp_exchange;
+    out << " amqp-url=" << amqp::redacted_url(c.amqp_url) << " amqp-exchange=" << c.amqp_exchange;
   }
   if (!c.config_file.empty()) out << " config=" << c.config_file;
   return out.str();

@@ -34,39 +34,40 @@ void serialize_deterministic(const google::protobuf::Message& message, std::stri
 
 int64_t as_i64(uint64_t value) { return static_cast<int64_t>(value); }
 
-// Events: a replica's facts as an event carries them.
-void fill_facts(const std::string& node, std::string_view disk, std::string_view dir, const std::string& volume,
-                int state, int64_t revision_counter, int64_t head_mtime_ns, uint64_t allocated_bytes,
-                const std::string& content_digest, const std::string& findings, v1::ReplicaFacts* out) {
-  out->set_node(node);
-  out->set_disk(std::string(disk));
-  out->set_dir(std::string(dir));
-  out->set_volume(volume);
-  out->set_state(static_cast<v1::Replica::State>(state));
-  out->set_revision_counter(revision_counter);
-  out->set_head_mtime_ns(head_mtime_ns);
-  out->set_allocated_bytes(allocated_bytes);
-  out->set_content_digest(content_digest);
-  size_t start = 0;
-  while (start < findings.size()) {
-    size_t end = findings.find(',', start);
-    if (end == std::string::npos) end = findings.size();
-    if (end > start) out->add_findings(findings.substr(start, end - start));
-    start = end + 1;
-  }
-}
-
-// True when the comma-separated finding codes include a checksum finding (deep scan: silent corruption).
-bool has_checksum_finding(std::string_view findings) {
+// Calls `fn` with each code of finding_codes()'s comma-separated list.
+template <typename Fn>
+void for_each_code(std::string_view findings, Fn&& fn) {
   size_t start = 0;
   while (start < findings.size()) {
     size_t end = findings.find(',', start);
     if (end == std::string_view::npos) end = findings.size();
-    const auto code = findings.substr(start, end - start);
-    if (code == "CHECKSUM_MISMATCH" || code == "CHECKSUM_FLAGGED") return true;
+    if (end > start) fn(findings.substr(start, end - start));
     start = end + 1;
   }
-  return false;
+}
+
+// Events: a replica's facts as an event carries them.
+void fill_facts(const std::string& node, std::string_view disk, std::string_view dir, const std::string& volume,
+                const HistoryFacts& facts, v1::ReplicaFacts* out) {
+  out->set_node(node);
+  out->set_disk(std::string(disk));
+  out->set_dir(std::string(dir));
+  out->set_volume(volume);
+  out->set_state(static_cast<v1::Replica::State>(facts.state));
+  out->set_revision_counter(facts.revision_counter);
+  out->set_head_mtime_ns(facts.head_mtime_ns);
+  out->set_allocated_bytes(facts.allocated_bytes);
+  out->set_content_digest(facts.content_digest);
+  for_each_code(facts.findings, [&](std::string_view code) { out->add_findings(std::string(code)); });
+}
+
+// True when the finding codes include a checksum finding (deep scan: silent corruption).
+bool has_checksum_finding(std::string_view findings) {
+  bool found = false;
+  for_each_code(findings, [&](std::string_view code) {
+    found = found || code == "CHECKSUM_MISMATCH" || code == "CHECKSUM_FLAGGED";
+  });
+  return found;
 }
 
 }  // namespace
@@ -524,13 +525,9 @@ void Store::apply_to_latest(const ReportToStore& item, std::vector<Incoming>& in
         event.set_volume(reported.volume());
         auto* changed = event.mutable_replica_changed();
         if (have_previous) {
-          fill_facts(item.node, in.disk, in.dir, reported.volume(), previous.state, previous.revision_counter,
-                     previous.head_mtime_ns, previous.allocated_bytes, previous.content_digest, previous.findings,
-                     changed->mutable_previous());
+          fill_facts(item.node, in.disk, in.dir, reported.volume(), previous, changed->mutable_previous());
         }
-        fill_facts(item.node, in.disk, in.dir, reported.volume(), facts.state, facts.revision_counter,
-                   facts.head_mtime_ns, facts.allocated_bytes, facts.content_digest, facts.findings,
-                   changed->mutable_current());
+        fill_facts(item.node, in.disk, in.dir, reported.volume(), facts, changed->mutable_current());
         changed->set_report_sequence(report.sequence());
         changed->set_kind(report.kind());
         record_event("replica.changed." + reported.volume(), event);
@@ -576,8 +573,7 @@ void Store::apply_to_latest(const ReportToStore& item, std::vector<Incoming>& in
         event.set_node(item.node);
         event.set_volume(it->second.volume);
         auto* missing = event.mutable_replica_missing();
-        fill_facts(item.node, disk, dir, it->second.volume, last.state, last.revision_counter, last.head_mtime_ns,
-                   last.allocated_bytes, last.content_digest, last.findings, missing->mutable_last());
+        fill_facts(item.node, disk, dir, it->second.volume, last, missing->mutable_last());
         missing->set_report_sequence(report.sequence());
         record_event("replica.missing." + it->second.volume, event);
       }

@@ -37,12 +37,17 @@ VolumePlan plan_volume(FleetView& view, const std::string& volume, int64_t now_n
   return out;
 }
 
-std::string plan_recommendation_key(const v1::SalvagePlan& plan) {
+std::vector<std::string> recommended_locations(const v1::SalvagePlan& plan) {
   std::vector<std::string> recommended;
   for (const auto& location : plan.recommended()) {
     recommended.push_back(location.node() + ":" + location.disk() + "/" + location.dir());
   }
   std::sort(recommended.begin(), recommended.end());
+  return recommended;
+}
+
+std::string plan_recommendation_key(const v1::SalvagePlan& plan) {
+  const std::vector<std::string> recommended = recommended_locations(plan);
   std::vector<std::string> kept(plan.longhorn_would_keep().begin(), plan.longhorn_would_keep().end());
   std::sort(kept.begin(), kept.end());
   std::string key = "recommended=";

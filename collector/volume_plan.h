@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "collector/fleet_view.h"
 #include "salvage/planner.h"
@@ -23,6 +24,9 @@ struct VolumePlan {
 
 VolumePlan plan_volume(FleetView& view, const std::string& volume, int64_t now_ns,
                        const salvage::PlanOptions& options);
+
+// The replicas a plan recommends, "node:disk/dir", sorted.
+std::vector<std::string> recommended_locations(const v1::SalvagePlan& plan);
 
 // What a plan recommends, in one comparable line: the recommended replicas (node:dir, sorted), what Longhorn
 // would keep, divergence and last resort. Two plans with the same key tell the operator the same thing.

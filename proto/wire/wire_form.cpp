@@ -1,6 +1,7 @@
 #include "proto/wire/wire_form.h"
 
 #include "proto/wire/civil_date.h"
+#include "proto/wire/hex.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -14,59 +15,6 @@ namespace sentinel::wire {
 namespace {
 
 using v1::WireForm;
-
-// ---- hex ------------------------------------------------------------------------------------------------
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // upper case is not what Sentinel writes: such a string stays text
-}
-
-// Exactly 16 lowercase hex digits -> the number they spell.
-bool parse_hex64(std::string_view text, uint64_t* value) {
-  if (text.size() != 16) return false;
-  uint64_t out = 0;
-  for (char c : text) {
-    const int digit = hex_digit(c);
-    if (digit < 0) return false;
-    out = (out << 4) | static_cast<uint64_t>(digit);
-  }
-  *value = out;
-  return true;
-}
-
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-std::string format_hex64(uint64_t value) {
-  std::string text(16, '0');
-  for (int i = 15; i >= 0; --i, value >>= 4) text[static_cast<size_t>(i)] = kHexDigits[value & 0xf];
-  return text;
-}
-
-// Exactly 32 lowercase hex digits -> the 16 bytes they spell.
-bool parse_hex128(std::string_view text, std::string* bytes) {
-  if (text.size() != 32) return false;
-  std::string out(16, '\0');
-  for (size_t i = 0; i < 16; ++i) {
-    const int high = hex_digit(text[2 * i]);
-    const int low = hex_digit(text[2 * i + 1]);
-    if (high < 0 || low < 0) return false;
-    out[i] = static_cast<char>((high << 4) | low);
-  }
-  *bytes = std::move(out);
-  return true;
-}
-
-std::string format_hex128(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    out.push_back(kHexDigits[byte >> 4]);
-    out.push_back(kHexDigits[byte & 0xf]);
-  }
-  return out;
-}
 
 // ---- civil time (UTC, proleptic Gregorian; civil_from_days is the inverse of civil_date.h) ---------------
 
@@ -277,7 +225,7 @@ void expand_image(v1::Image* image) {
     image->clear_created_unix_s();
   }
   if (image->has_crc64_value()) {
-    image->set_crc64(format_hex64(image->crc64_value()));
+    image->set_crc64(hex64(image->crc64_value()));
     image->clear_crc64_value();
   }
   if (image->has_checksum_record()) {
@@ -291,18 +239,18 @@ void expand_image(v1::Image* image) {
       record->clear_last_hashed_at_unix_s();
     }
     if (record->has_checksum_value()) {
-      record->set_checksum(format_hex64(record->checksum_value()));
+      record->set_checksum(hex64(record->checksum_value()));
       record->clear_checksum_value();
     }
   }
   if (image->has_stored_checksum()) {
     auto* stored = image->mutable_stored_checksum();
     if (stored->has_stored_value()) {
-      stored->set_stored(format_hex64(stored->stored_value()));
+      stored->set_stored(hex64(stored->stored_value()));
       stored->clear_stored_value();
     }
     if (stored->has_computed_value()) {
-      stored->set_computed(format_hex64(stored->computed_value()));
+      stored->set_computed(hex64(stored->computed_value()));
       stored->clear_computed_value();
     }
   }
@@ -332,7 +280,7 @@ void compact_rules(v1::Replica* replica) {
     image_parents = replica->images(indices[k]).parent() == expected;
   }
   std::string digest;
-  if (parse_hex128(replica->content_digest(), &digest)) {
+  if (parse_hex_bytes(replica->content_digest(), 16, &digest)) {
     elided |= WireForm::CONTENT_DIGEST;
     form.set_content_digest_raw(digest);
   }
@@ -362,12 +310,12 @@ void compact_rules(v1::Replica* replica) {
   }
   if (replica->has_content()) {
     auto* content = replica->mutable_content();
-    if (parse_hex128(content->zero_chunk_digest(), &digest)) {
+    if (parse_hex_bytes(content->zero_chunk_digest(), 16, &digest)) {
       content->set_zero_chunk_digest_raw(digest);
       content->clear_zero_chunk_digest();
     }
     for (auto& chunk : *content->mutable_chunks()) {
-      if (parse_hex128(chunk.digest(), &digest)) {
+      if (parse_hex_bytes(chunk.digest(), 16, &digest)) {
         chunk.set_digest_raw(digest);
         chunk.clear_digest();
       }
@@ -406,7 +354,7 @@ void expand_from_wire(v1::Replica* replica) {
     if (elided & WireForm::VOLUME) replica->set_volume(volume_from_dir(replica->dir()));
     if ((elided & WireForm::HEAD) && replica->chain_size() >= 1) replica->set_head(replica->chain(0));
     if ((elided & WireForm::PARENT) && replica->chain_size() >= 2) replica->set_parent(replica->chain(1));
-    if (elided & WireForm::CONTENT_DIGEST) replica->set_content_digest(format_hex128(form.content_digest_raw()));
+    if (elided & WireForm::CONTENT_DIGEST) replica->set_content_digest(hex_bytes(form.content_digest_raw()));
     replica->clear_wire_form();
   }
   std::string prefix;
@@ -419,12 +367,12 @@ void expand_from_wire(v1::Replica* replica) {
   if (replica->has_content()) {
     auto* content = replica->mutable_content();
     if (content->has_zero_chunk_digest_raw()) {
-      content->set_zero_chunk_digest(format_hex128(content->zero_chunk_digest_raw()));
+      content->set_zero_chunk_digest(hex_bytes(content->zero_chunk_digest_raw()));
       content->clear_zero_chunk_digest_raw();
     }
     for (auto& chunk : *content->mutable_chunks()) {
       if (chunk.has_digest_raw()) {
-        chunk.set_digest(format_hex128(chunk.digest_raw()));
+        chunk.set_digest(hex_bytes(chunk.digest_raw()));
         chunk.clear_digest_raw();
       }
     }

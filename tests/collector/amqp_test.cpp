@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "collector/amqp_link.h"
 #include "sentinel/v1/events.pb.h"
 #include "tests/collector/collector_test_support.h"
 #include "tests/support/child_process.h"
@@ -100,18 +101,12 @@ struct Delivery {
 // A minimal rabbitmq-c consumer of one durable queue (manual acks).
 class Consumer {
  public:
-  ~Consumer() { close(); }
   bool connect(int port, const std::string& queue, const std::vector<std::string>& bindings) {
-    conn_ = amqp_new_connection();
-    amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
-    timeval timeout{5, 0};
-    if (amqp_socket_open_noblock(socket, "127.0.0.1", port, &timeout) != AMQP_STATUS_OK) return false;
-    if (amqp_login(conn_, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest").reply_type !=
-        AMQP_RESPONSE_NORMAL) {
-      return false;
-    }
-    amqp_channel_open(conn_, 1);
-    if (!ok()) return false;
+    std::string error;
+    link_ = amqp::Link::open("amqp://guest:guest@127.0.0.1:" + std::to_string(port), std::chrono::seconds(5),
+                             std::chrono::seconds(10), &error);
+    if (!link_) return false;
+    conn_ = link_->connection();
     amqp_exchange_declare(conn_, 1, amqp_cstring_bytes("sentinel"), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
                           amqp_empty_table);
     if (!ok()) return false;
@@ -167,21 +162,12 @@ class Consumer {
     ::getsockopt(amqp_get_sockfd(conn_), IPPROTO_TCP, TCP_INFO, &info, &len);
     return info.tcpi_bytes_received;
   }
-  void close() {
-    if (conn_ == nullptr) return;
-    if (healthy_) {
-      amqp_channel_close(conn_, 1, AMQP_REPLY_SUCCESS);
-      amqp_connection_close(conn_, AMQP_REPLY_SUCCESS);
-    }
-    amqp_destroy_connection(conn_);
-    conn_ = nullptr;
-  }
-  void mark_broken() { healthy_ = false; }
+  void mark_broken() { link_->mark_broken(); }
 
  private:
   bool ok() { return amqp_get_rpc_reply(conn_).reply_type == AMQP_RESPONSE_NORMAL; }
+  std::unique_ptr<amqp::Link> link_;
   amqp_connection_state_t conn_ = nullptr;
-  bool healthy_ = true;
 };
 
 class CollectorAmqp : public ::testing::Test {

@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "collector/amqp_link.h"
 #include "proto/wire/duration.h"
 #include "sentinel/v1/events.pb.h"
 #include "tools/sentinelctl/commands.h"
@@ -57,31 +58,7 @@ constexpr const char* kUsage =
 volatile std::sig_atomic_t g_interrupted = 0;
 void on_interrupt(int) { g_interrupted = 1; }
 
-amqp_bytes_t bytes_of(const std::string& text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
-
-std::string reply_error(amqp_connection_state_t conn, const char* what) {
-  const amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn);
-  switch (reply.reply_type) {
-    case AMQP_RESPONSE_NORMAL:
-      return {};
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-      return std::string(what) + ": " + amqp_error_string2(reply.library_error);
-    case AMQP_RESPONSE_SERVER_EXCEPTION:
-      if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        const auto* close = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
-        return std::string(what) + ": " +
-               std::string(static_cast<const char*>(close->reply_text.bytes), close->reply_text.len);
-      }
-      if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-        const auto* close = static_cast<amqp_connection_close_t*>(reply.reply.decoded);
-        return std::string(what) + ": " +
-               std::string(static_cast<const char*>(close->reply_text.bytes), close->reply_text.len);
-      }
-      return std::string(what) + ": broker error";
-    default:
-      return std::string(what) + ": no reply";
-  }
-}
+using amqp::bytes_of;
 
 std::string format_time(int64_t ns) {
   const time_t seconds = static_cast<time_t>(ns / 1'000'000'000);
@@ -187,10 +164,10 @@ int run_watch_command(const CommandArgs& args) {
     std::cerr << "sentinelctl watch: --amqp-url is required (e.g. amqp://guest:guest@127.0.0.1:5672; no path = vhost /)\n";
     return kExitUsage;
   }
-  std::string url = vm["amqp-url"].as<std::string>();
-  amqp_connection_info info{};
-  if (amqp_parse_url(url.data(), &info) != AMQP_STATUS_OK) {
-    std::cerr << "sentinelctl watch: --amqp-url: not an AMQP URL; expected amqp://USER:PASSWORD@HOST:PORT/VHOST\n";
+  const std::string url = vm["amqp-url"].as<std::string>();
+  std::string url_error;
+  if (!amqp::valid_url(url, &url_error)) {
+    std::cerr << "sentinelctl watch: --amqp-url: " << url_error << "\n";
     return kExitUsage;
   }
   const std::string exchange = vm["exchange"].as<std::string>();
@@ -209,47 +186,19 @@ int run_watch_command(const CommandArgs& args) {
     deadline = std::chrono::steady_clock::now() + *timeout;
   }
 
-  const std::string where = std::string(info.host) + ":" + std::to_string(info.port);
-  amqp_connection_state_t conn = amqp_new_connection();
-  struct Closer {
-    amqp_connection_state_t conn;
-    bool open = false;
-    ~Closer() {
-      if (open) {
-        amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
-        amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-      }
-      amqp_destroy_connection(conn);
-    }
-  } closer{conn};
-  amqp_socket_t* socket = amqp_tcp_socket_new(conn);
-  timeval connect_timeout{5, 0};
-  const int status = socket == nullptr ? AMQP_STATUS_NO_MEMORY
-                                       : amqp_socket_open_noblock(socket, info.host, info.port, &connect_timeout);
-  if (status != AMQP_STATUS_OK) {
-    std::cerr << "sentinelctl watch: cannot connect to RabbitMQ at " << where << ": " << amqp_error_string2(status)
-              << " (is the broker running, and is --amqp-url right?)\n";
-    return kExitCouldNotRun;
-  }
-  timeval rpc_timeout{10, 0};
-  amqp_set_rpc_timeout(conn, &rpc_timeout);
-  const amqp_rpc_reply_t login =
-      amqp_login(conn, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
-  if (login.reply_type != AMQP_RESPONSE_NORMAL) {
-    std::cerr << "sentinelctl watch: RabbitMQ at " << where << " refused the login as '" << info.user
-              << "' (vhost '" << info.vhost << "'): check the user, password and vhost in --amqp-url\n";
-    return kExitCouldNotRun;
-  }
-  closer.open = true;
-  auto failed = [&](const char* what) {
-    const std::string error = reply_error(conn, what);
-    if (error.empty()) return false;
+  std::string error;
+  auto link = amqp::Link::open(url, std::chrono::seconds(5), std::chrono::seconds(10), &error);
+  if (!link) {
     std::cerr << "sentinelctl watch: " << error << "\n";
-    closer.open = false;
+    return kExitCouldNotRun;
+  }
+  const amqp_connection_state_t conn = link->connection();
+  const std::string& where = link->where();
+  auto failed = [&](const char* what) {
+    if (link->check(what, &error)) return false;
+    std::cerr << "sentinelctl watch: " << error << "\n";
     return true;
   };
-  amqp_channel_open(conn, 1);
-  if (failed("channel.open")) return kExitCouldNotRun;
   // The collector declares the exchange too; declaring it here (same arguments) lets watch start first.
   amqp_exchange_declare(conn, 1, bytes_of(exchange), amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
   if (failed("exchange.declare")) return kExitCouldNotRun;
@@ -288,7 +237,7 @@ int run_watch_command(const CommandArgs& args) {
                         ? std::string(": ") + amqp_error_string2(reply.library_error)
                         : std::string())
                 << "\n";
-      closer.open = false;
+      link->mark_broken();
       return kExitCouldNotRun;
     }
     const std::string routing_key(static_cast<const char*>(envelope.routing_key.bytes), envelope.routing_key.len);
@@ -303,8 +252,8 @@ int run_watch_command(const CommandArgs& args) {
     if (json) {
       std::string line;
       if (!google::protobuf::util::MessageToJsonString(event, &line, json_options).ok()) continue;
-      const nlohmann::json object = {{"routing_key", routing_key}, {"event", nlohmann::json::parse(line)}};
-      std::cout << object.dump() << "\n";
+      // The event is already JSON: wrapped as it is, not parsed again.
+      std::cout << "{\"routing_key\":" << nlohmann::json(routing_key).dump() << ",\"event\":" << line << "}\n";
     } else {
       std::cout << format_time(event.created_ns()) << "  " << routing_key << "  node=" << event.node()
                 << (event.volume().empty() ? "" : "  volume=" + event.volume()) << "  " << describe_event(event)
