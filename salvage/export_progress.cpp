@@ -3,11 +3,14 @@
 
 #include <cstdio>
 
+#include "salvage/text_units.h"
+
 namespace sentinel::salvage {
 
 namespace {
 
-std::string bytes_text(double bytes) {
+// "812.0 MiB": one decimal above bytes, always (text_units.h's bytes_text drops a zero decimal).
+std::string progress_bytes(double bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   int unit = 0;
   while (bytes >= 1024.0 && unit < 5) {
@@ -19,18 +22,11 @@ std::string bytes_text(double bytes) {
   return buf;
 }
 
-std::string clock_text(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-  return buf;
-}
-
 }  // namespace
 
 std::string format_progress(const ExportProgress& p) {
-  std::string line =
-      bytes_text(static_cast<double>(p.data_done)) + " / " + bytes_text(static_cast<double>(p.data_total)) + " data";
+  std::string line = progress_bytes(static_cast<double>(p.data_done)) + " / " +
+                     progress_bytes(static_cast<double>(p.data_total)) + " data";
   if (p.data_total > 0) {
     char pct[16];
     std::snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * static_cast<double>(p.data_done) / p.data_total);
@@ -38,13 +34,13 @@ std::string format_progress(const ExportProgress& p) {
   }
   if (p.elapsed_seconds > 0) {
     const double rate = static_cast<double>(p.data_done) / p.elapsed_seconds;
-    line += "  " + bytes_text(rate) + "/s";
+    line += "  " + progress_bytes(rate) + "/s";
     if (rate > 0 && p.data_total >= p.data_done) {
       line += "  ETA " + clock_text(static_cast<double>(p.data_total - p.data_done) / rate);
     }
   }
-  line += "  [volume offset " + bytes_text(static_cast<double>(p.volume_offset)) + " / " +
-          bytes_text(static_cast<double>(p.volume_bytes)) + "]";
+  line += "  [volume offset " + progress_bytes(static_cast<double>(p.volume_offset)) + " / " +
+          progress_bytes(static_cast<double>(p.volume_bytes)) + "]";
   return line;
 }
 

@@ -1,4 +1,4 @@
-// Quantities in plan texts, written for a person. Pure, header-only.
+// Quantities written for a person: plan texts, export and deep-scan progress lines. Pure, header-only.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,14 @@ inline uint64_t distance_ns(int64_t a, int64_t b) {
 
 // The time between two instants: "7.43 s".
 inline std::string gap_text(int64_t a, int64_t b) { return magnitude_text(distance_ns(a, b)); }
+
+// A time left, as progress lines give an ETA: "0:00:07", "2:46:39" (rounded to the second).
+inline std::string clock_text(double seconds) {
+  const auto s = static_cast<long long>(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+  return buf;
+}
 
 // Sizes in binary units as Longhorn's UI prints them: "40 GiB", "6.1 MiB", "0 B".
 inline std::string bytes_text(uint64_t bytes) {

@@ -1,6 +1,8 @@
 // XXH3-128 chunk digests of a merged volume. See content_digest.h for the construction and its contract.
 #include "scanner/content_digest.h"
 
+#include "proto/wire/hex.h"
+
 // libxxhash compiled into this file (its supported header-only mode): the streaming state's layout is then the
 // one this code was compiled against, which the zero folding below relies on.
 #define XXH_INLINE_ALL
@@ -215,15 +217,7 @@ const ZeroFolding& zero_folding() {
 
 bool xxh3_zero_folding_enabled() { return zero_folding().enabled; }
 
-std::string Digest128::hex() const {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(32, '0');
-  for (int i = 0; i < 16; ++i) {
-    out[static_cast<size_t>(15 - i)] = kHex[(high >> (4 * i)) & 0xf];
-    out[static_cast<size_t>(31 - i)] = kHex[(low >> (4 * i)) & 0xf];
-  }
-  return out;
-}
+std::string Digest128::hex() const { return wire::hex64(high) + wire::hex64(low); }
 
 void Digest128::canonical(uint8_t out[16]) const {
   for (int i = 0; i < 8; ++i) {

@@ -5,6 +5,8 @@
 // by x, and a bit falling off the low end is reduced with the reflected polynomial.
 #include "scanner/crc64.h"
 
+#include "proto/wire/hex.h"
+
 #include <isa-l/crc64.h>
 
 #include <array>
@@ -76,15 +78,7 @@ uint64_t crc64_iso_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b) {
   return multmodp(x8nmodp(len_b), crc_a) ^ crc_b;
 }
 
-std::string crc64_hex(uint64_t crc) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = kDigits[crc & 0xF];
-    crc >>= 4;
-  }
-  return out;
-}
+std::string crc64_hex(uint64_t crc) { return wire::hex64(crc); }
 
 bool SparseCrc64::skip_to(uint64_t offset) {
   if (offset < pos_ || offset > size_) return false;

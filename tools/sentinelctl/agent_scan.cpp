@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "salvage/export_progress.h"
 #include "tools/sentinelctl/agent_client.h"
 #include "tools/sentinelctl/commands.h"
 #include "tools/sentinelctl/inventory_output.h"
@@ -36,10 +37,10 @@ int run_agent_scan(const AgentScanOptions& options) {
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
   const bool wanted = progress_wanted(options.progress, terminal);
   bool progress_shown = false;
-  ProgressTicker clock;
+  const salvage::ProgressThrottle clock;  // only its clock: the agent paces the reports
   AgentReply reply = ask_agent(options.socket_path, request, [&](const v1::Progress& progress) {
     if (!wanted) return;
-    show_progress(progress, clock.elapsed_seconds(), terminal);
+    show_progress(progress, clock.elapsed(), terminal);
     progress_shown = true;
   });
   if (progress_shown && terminal) std::fputs("\n", stderr);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "salvage/export_progress.h"
 #include "scanner/deep_scan.h"
 #include "scanner/deep_scan_cache.h"
 #include "scanner/file_system.h"
@@ -54,17 +55,17 @@ void deep_scan_with_progress(sentinel::scanner::FileSystem& fs, v1::Inventory* i
   namespace sc = sentinel::scanner;
   ScanProgress progress;
   progress.replicas_total = static_cast<uint32_t>(inventory->replicas_size());
+  std::vector<uint64_t> planned;  // per replica, in inventory order
+  planned.reserve(inventory->replicas_size());
   for (const auto& replica : inventory->replicas()) {
-    progress.total_bytes += sc::deep_scan_planned_bytes(replica, options);
+    planned.push_back(sc::deep_scan_planned_bytes(replica, options));
+    progress.total_bytes += planned.back();
   }
-  ProgressTicker ticker;
+  salvage::ProgressThrottle throttle(kScanProgressInterval);
   if (line->shown()) {
     options.on_read = [&](uint64_t bytes) {
       progress.done_bytes += bytes;
-      if (ticker.due()) {
-        progress.elapsed_seconds = ticker.elapsed_seconds();
-        line->draw(format_scan_progress(progress));
-      }
+      if (throttle.due(&progress.elapsed_seconds)) line->draw(format_scan_progress(progress));
     };
   }
   auto scanner = sc::DeepScanner::create(fs, options);
@@ -74,11 +75,10 @@ void deep_scan_with_progress(sentinel::scanner::FileSystem& fs, v1::Inventory* i
   }
   for (v1::Replica& replica : *inventory->mutable_replicas()) {
     progress.current = replica.dir();
-    const uint64_t planned = sc::deep_scan_planned_bytes(replica, options);
     const uint64_t done_before = progress.done_bytes;
     (*scanner)->scan_replica(&replica);
     // The plan was an upper bound (shadowed layers, cached images): correct the total with what was read.
-    progress.total_bytes = progress.total_bytes - planned + (progress.done_bytes - done_before);
+    progress.total_bytes = progress.total_bytes - planned[progress.replicas_done] + (progress.done_bytes - done_before);
     ++progress.replicas_done;
   }
   if (options.cache != nullptr) sc::prune_deep_scan_cache(fs, *options.cache, *inventory);
@@ -87,7 +87,7 @@ void deep_scan_with_progress(sentinel::scanner::FileSystem& fs, v1::Inventory* i
     ScanSummary summary;
     summary.replicas = progress.replicas_total;
     summary.read_bytes = progress.done_bytes;
-    summary.elapsed_seconds = ticker.elapsed_seconds();
+    summary.elapsed_seconds = throttle.elapsed();
     if (options.cache != nullptr) {
       const auto stats = options.cache->stats();
       summary.cache_used = true;

@@ -4,18 +4,12 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "salvage/text_units.h"
 #include "tools/sentinelctl/inventory_output.h"
 
 namespace sentinel::tools {
 
 namespace {
-
-std::string clock_text(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-  return buf;
-}
 
 std::string seconds_text(double seconds) {
   char buf[32];
@@ -41,7 +35,7 @@ std::string format_scan_progress(const ScanProgress& p) {
     const double rate = static_cast<double>(p.done_bytes) / p.elapsed_seconds;
     line += "  " + human_bytes(static_cast<uint64_t>(rate)) + "/s";
     if (p.total_bytes >= p.done_bytes) {
-      line += "  ETA " + clock_text(static_cast<double>(p.total_bytes - p.done_bytes) / rate);
+      line += "  ETA " + salvage::clock_text(static_cast<double>(p.total_bytes - p.done_bytes) / rate);
     }
   }
   if (p.replicas_total > 0) {
@@ -64,17 +58,6 @@ std::string format_scan_summary(const ScanSummary& s) {
             " reused";
   }
   return line;
-}
-
-bool ProgressTicker::due() {
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last_ < interval_) return false;
-  last_ = now;
-  return true;
-}
-
-double ProgressTicker::elapsed_seconds() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
 }  // namespace sentinel::tools

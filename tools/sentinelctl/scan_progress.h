@@ -1,9 +1,10 @@
 // Progress of a long deep scan for a person watching a terminal (`sentinelctl scan --deep`, locally or through
 // the agent's socket): bytes read of the bytes planned, the rate, the time left, and which replica.
 //
-// Contract: pure formatting and a rate limiter; the caller decides where lines go. By default progress is shown
-// only when stderr is a terminal (redrawn in place), never in a pipe or a log; --progress forces it (one line
-// per update when stderr is not a terminal), --no-progress silences it. No I/O, no exceptions, one thread.
+// Contract: pure formatting (the rate limiter is the export's, salvage::ProgressThrottle); the caller decides
+// where lines go. By default progress is shown only when stderr is a terminal (redrawn in place), never in a pipe
+// or a log; --progress forces it (one line per update when stderr is not a terminal), --no-progress silences it.
+// No I/O, no exceptions, one thread.
 #pragma once
 
 #include <chrono>
@@ -45,18 +46,8 @@ struct ScanSummary {
 };
 std::string format_scan_summary(const ScanSummary& summary);
 
-// Lets an update through at most every `interval`; the first one only after `interval` (a short scan shows none).
-class ProgressTicker {
- public:
-  explicit ProgressTicker(std::chrono::milliseconds interval = std::chrono::milliseconds(250))
-      : interval_(interval), start_(std::chrono::steady_clock::now()), last_(start_) {}
-  bool due();
-  [[nodiscard]] double elapsed_seconds() const;
-
- private:
-  std::chrono::milliseconds interval_;
-  std::chrono::steady_clock::time_point start_;
-  std::chrono::steady_clock::time_point last_;
-};
+// Updates are let through by salvage::ProgressThrottle (export_progress.h), the export's rate limiter, at this
+// interval: the first one only after it, so a short scan shows none.
+inline constexpr std::chrono::milliseconds kScanProgressInterval{250};
 
 }  // namespace sentinel::tools
