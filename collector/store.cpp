@@ -2,8 +2,6 @@
 
 #include <SQLiteCpp/Transaction.h>
 #include <fcntl.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 
 #include "collector/migrations.h"
 #include "collector/replica_facts.h"
+#include "proto/wire/deterministic.h"
 #include "proto/wire/wire_form.h"
 #include "sentinel/v1/events.pb.h"
 
@@ -22,15 +21,7 @@ namespace sentinel::collector {
 
 namespace {
 
-// Protobuf's default serialization may order map entries (Image.labels) differently from one call to the next;
-// deterministic output keeps an unchanged replica's fingerprint unchanged.
-void serialize_deterministic(const google::protobuf::Message& message, std::string* out) {
-  out->clear();
-  google::protobuf::io::StringOutputStream stream(out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-}
+using wire::serialize_deterministic;  // an unchanged replica keeps its fingerprint
 
 int64_t as_i64(uint64_t value) { return static_cast<int64_t>(value); }
 

@@ -1,10 +1,9 @@
 #include "proto/wire/wire_form.h"
 
 #include "proto/wire/civil_date.h"
+#include "proto/wire/deterministic.h"
 #include "proto/wire/hex.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <cstdint>
 #include <string>
@@ -386,16 +385,7 @@ void compact_for_wire(v1::Replica* replica) {
   compact_rules(replica);
   v1::Replica restored = *replica;
   expand_from_wire(&restored);
-  std::string a, b;
-  {
-    google::protobuf::io::StringOutputStream out_a(&a), out_b(&b);
-    google::protobuf::io::CodedOutputStream coded_a(&out_a), coded_b(&out_b);
-    coded_a.SetSerializationDeterministic(true);
-    coded_b.SetSerializationDeterministic(true);
-    original.SerializeToCodedStream(&coded_a);
-    restored.SerializeToCodedStream(&coded_b);
-  }
-  if (a != b) *replica = std::move(original);
+  if (deterministic_bytes(original) != deterministic_bytes(restored)) *replica = std::move(original);
 }
 
 void compact_for_wire(v1::Inventory* inventory) {
