@@ -378,14 +378,16 @@ void expand_from_wire(v1::Replica* replica) {
   }
 }
 
-void compact_for_wire(v1::Replica* replica) {
+bool compact_for_wire(v1::Replica* replica) {
   // The rules above are each checked against the value they would restore; this last check holds the
   // contract even against a rule's own mistake: when the round trip is not exact, the replica goes as it is.
   v1::Replica original = *replica;
   compact_rules(replica);
   v1::Replica restored = *replica;
   expand_from_wire(&restored);
-  if (deterministic_bytes(original) != deterministic_bytes(restored)) *replica = std::move(original);
+  if (deterministic_bytes(original) == deterministic_bytes(restored)) return true;
+  *replica = std::move(original);
+  return false;
 }
 
 void compact_for_wire(v1::Inventory* inventory) {

@@ -19,8 +19,9 @@
 
 namespace sentinel::wire {
 
-// Rewrites `replica` into its wire form (in place).
-void compact_for_wire(v1::Replica* replica);
+// Rewrites `replica` into its wire form (in place). Returns false when the rules did not restore exactly and
+// the replica was left as it was (correct, only larger; tests assert it never happens).
+bool compact_for_wire(v1::Replica* replica);
 // Restores every field the wire form left out (in place). Idempotent.
 void expand_from_wire(v1::Replica* replica);
 
