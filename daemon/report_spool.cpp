@@ -107,9 +107,8 @@ bool ReportSpool::persist_sequence(uint64_t sequence, std::string* error) {
   return write_file_atomically(state_dir_ + "/sequence", std::to_string(sequence) + "\n", error);
 }
 
-uint32_t ReportSpool::make_room(uint64_t incoming_bytes, uint64_t incoming_sequence, uint32_t* dropped) {
+uint32_t ReportSpool::make_room(uint64_t incoming_bytes, uint64_t incoming_sequence) {
   uint32_t replaced = 0;
-  *dropped = 0;
   auto over = [&] {
     return entries_.size() + 1 > limits_.max_reports || bytes_ + incoming_bytes > limits_.max_bytes;
   };
@@ -125,7 +124,7 @@ uint32_t ReportSpool::make_room(uint64_t incoming_bytes, uint64_t incoming_seque
     bytes_ -= it->second.bytes;
     replaced += 1 + it->second.coalesced;  // it stood for the reports it had replaced too
     it = entries_.erase(it);
-    ++*dropped;
+    ++coalesced_total_;
   }
   return replaced;
 }
@@ -135,10 +134,7 @@ uint64_t ReportSpool::add(v1::Report report, std::string* error) {
   if (!persist_sequence(sequence, error)) return 0;
   last_sequence_ = sequence;
   report.set_sequence(sequence);
-  uint32_t dropped = 0;
-  const uint32_t replaced = make_room(report.ByteSizeLong(), sequence, &dropped);
-  report.set_coalesced(report.coalesced() + replaced);
-  coalesced_total_ += dropped;
+  report.set_coalesced(report.coalesced() + make_room(report.ByteSizeLong(), sequence));
   const std::string bytes = report.SerializeAsString();
   if (!write_file_atomically(path_of(sequence), bytes, error)) return 0;
   entries_[sequence] = Entry{bytes.size(), report.kind(), report.coalesced()};

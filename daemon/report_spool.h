@@ -72,10 +72,10 @@ class ReportSpool {
   ReportSpool(std::string state_dir, SpoolLimits limits);
   std::string path_of(uint64_t sequence) const;
   bool persist_sequence(uint64_t sequence, std::string* error);
-  // Drops the oldest quick reports until one more report of `incoming_bytes` fits. Returns how many reports
-  // the incoming one (`incoming_sequence`) replaces: each dropped one and those it had replaced; *dropped says
-  // how many files were dropped.
-  uint32_t make_room(uint64_t incoming_bytes, uint64_t incoming_sequence, uint32_t* dropped);
+  // Drops the oldest quick reports until one more report of `incoming_bytes` fits, counting each dropped file in
+  // coalesced_total_. Returns how many reports the incoming one (`incoming_sequence`) replaces: each dropped one
+  // and those it had replaced.
+  uint32_t make_room(uint64_t incoming_bytes, uint64_t incoming_sequence);
 
   std::string state_dir_;
   std::string spool_dir_;

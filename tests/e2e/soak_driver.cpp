@@ -65,12 +65,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/scanner/fixture_support.h"
 #include "tests/support/child_process.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using sentinel::testing::ChildProcess;
 using sentinel::testing::rss_kib;
+using sentinel::testing::run_command;
 using sentinel::testing::wait_until;
 
 namespace {
@@ -93,6 +95,8 @@ void say(const std::string& text) {
   std::cout << stamp << text << std::endl;
 }
 
+// Unlike sentinel::testing::read_file, a file that is not there reads as "" (an agent's `sequence` before its first
+// report, a log before its process wrote to it).
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
@@ -131,6 +135,12 @@ std::map<std::string, std::string> key_values(const std::string& text) {
   return out;
 }
 
+// The port of the `listen=HOST:PORT` line of a --port-file (the collector's, the proxy's).
+int listen_port(const std::string& port_file) {
+  const std::string listen = key_values(read_file(port_file))["listen"];
+  return std::stoi(listen.substr(listen.rfind(':') + 1));
+}
+
 // The last line of a log that starts with `prefix`.
 std::string last_line_with(const std::string& path, const std::string& prefix) {
   std::istringstream lines(read_file(path));
@@ -139,21 +149,6 @@ std::string last_line_with(const std::string& path, const std::string& prefix) {
     if (line.rfind(prefix, 0) == 0) found = line;
   }
   return found;
-}
-
-std::string run_command(const std::string& command, int* status) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    *status = -1;
-    return out;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  const int rc = ::pclose(pipe);
-  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
 }
 
 uint64_t json_u64(const nlohmann::json& object, const char* key) {
@@ -216,6 +211,7 @@ class Soak {
   void check_final_view(SQLite::Database& db);
   bool stop_all();
   void sample_rss(Role& role);
+  void sample_rss_of_all();  // the collector, the proxy and the agents (not the writer)
   void rss_window(Role& role);
   std::optional<nlohmann::json> agent_status(const Agent& agent);
   bool check_alive(Role& role);
@@ -318,8 +314,7 @@ void Soak::start_collector() {
     collector_port_ = 0;
     return;
   }
-  const std::string listen = key_values(read_file(port_file))["listen"];
-  collector_port_ = std::stoi(listen.substr(listen.rfind(':') + 1));
+  collector_port_ = listen_port(port_file);
 }
 
 void Soak::start_proxy() {
@@ -337,8 +332,7 @@ void Soak::start_proxy() {
     fail("the proxy did not start: " + tail(proxy_.log, 10));
     return;
   }
-  const std::string listen = key_values(read_file(port_file))["listen"];
-  proxy_port_ = std::stoi(listen.substr(listen.rfind(':') + 1));
+  proxy_port_ = listen_port(port_file);
   say("collector on 127.0.0.1:" + std::to_string(collector_port_) + ", chaos proxy on 127.0.0.1:" +
       std::to_string(proxy_port_));
 }
@@ -381,6 +375,11 @@ void Soak::sample_rss(Role& role) {
   if (!role.process || role.expected_down || !role.process->running()) return;
   const uint64_t rss = rss_kib(role.process->pid());
   if (rss != 0) role.rss_samples.emplace_back(elapsed(), rss);
+}
+
+void Soak::sample_rss_of_all() {
+  for (Role* role : {&collector_, &proxy_}) sample_rss(*role);
+  for (auto& agent : agents_) sample_rss(agent->role);
 }
 
 // The start is the lowest sample of the 10 s after the warm-up, the end the lowest of the last 10 s: a deep scan's
@@ -427,8 +426,7 @@ bool Soak::chaos_loop() {
     const double now = elapsed();
     if (now >= next_rss) {
       next_rss = now + 2;
-      for (Role* role : {&collector_, &proxy_}) sample_rss(*role);
-      for (auto& agent : agents_) sample_rss(agent->role);
+      sample_rss_of_all();
     }
     // The collector: killed, down a few seconds (agents spool, reconnect with backoff), restarted on its port.
     if (collector_.expected_down && now >= collector_.restart_at) {
@@ -546,8 +544,7 @@ bool Soak::wait_drained(double seconds) {
       last_next[agent->node] = next;
       states += " " + agent->node + ":" + std::to_string(spooled) + (scanning ? "+scan" : "");
     }
-    for (Role* role : {&collector_, &proxy_}) sample_rss(*role);
-    for (auto& agent : agents_) sample_rss(agent->role);
+    sample_rss_of_all();
     stable_rounds = all_idle ? stable_rounds + 1 : 0;
     if (stable_rounds >= 3) {
       say("spools drained");
@@ -561,8 +558,7 @@ bool Soak::wait_drained(double seconds) {
 }
 
 bool Soak::stop_all() {
-  for (Role* role : {&collector_, &proxy_}) sample_rss(*role);
-  for (auto& agent : agents_) sample_rss(agent->role);
+  sample_rss_of_all();
   bool ok = true;
   for (auto& agent : agents_) agent->role.process->signal(SIGTERM);
   for (auto& agent : agents_) {

@@ -84,22 +84,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t read_size = input.byte();
   static constexpr size_t kMaxFrames[] = {sentinel::wire::kDefaultMaxFrameBytes, 16, 300, 4096};
   FrameDecoder decoder(kMaxFrames[input.byte() % 4]);
-  std::string_view bytes = input.rest();
-
-  size_t fed = 0;
-  bool failed = false;
-  while (!bytes.empty() && !failed) {
-    const size_t n = read_size == 0 ? bytes.size() : std::min(read_size, bytes.size());
-    decoder.feed(bytes.substr(0, n));
-    bytes.remove_prefix(n);
-    fed += n;
-    FUZZ_CHECK(decoder.buffered() <= fed);
+  sentinel::fuzz::feed_in_reads(decoder, input.rest(), read_size, [&] {
     for (;;) {
       v1::Envelope envelope;
       const auto status = decoder.next(&envelope);
       if (status == FrameDecoder::Status::kNeedMore) {
         FUZZ_CHECK(!decoder.failed());
-        break;
+        return true;
       }
       if (status != FrameDecoder::Status::kFrame) {
         FUZZ_CHECK(decoder.failed());
@@ -109,14 +100,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (status == FrameDecoder::Status::kTooLarge && decoder.declared_length() > 0) {
           FUZZ_CHECK(decoder.declared_length() > decoder.max_frame_bytes());
         }
-        failed = true;
-        break;
+        return false;
       }
       as_reporter(envelope);
       as_control_socket(envelope);
       as_sentinelctl(envelope);
       check_round_trip(envelope);
     }
-  }
+  });
   return 0;
 }

@@ -94,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t read_size = input.byte();
   static constexpr size_t kMaxFrames[] = {sentinel::wire::kDefaultMaxFrameBytes, 16, 300, 4096};
   FrameDecoder decoder(kMaxFrames[input.byte() % 4]);
-  std::string_view bytes = input.rest();
+  const std::string_view bytes = input.rest();
 
   google::protobuf::ArenaOptions options;  // as Session::fresh_envelope
   options.start_block_size = 4096;
@@ -102,23 +102,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto arena = std::make_unique<google::protobuf::Arena>(options);
   v1::EnvelopeView* envelope = nullptr;
 
-  size_t fed = 0;
-  bool failed = false;
-  while (!bytes.empty() && !failed) {
-    const size_t n = read_size == 0 ? bytes.size() : std::min(read_size, bytes.size());
-    decoder.feed(bytes.substr(0, n));
-    bytes.remove_prefix(n);
-    fed += n;
-    FUZZ_CHECK(decoder.buffered() <= fed);
+  sentinel::fuzz::feed_in_reads(decoder, bytes, read_size, [&] {
     for (;;) {
       if (envelope == nullptr) envelope = google::protobuf::Arena::CreateMessage<v1::EnvelopeView>(arena.get());
       const auto status = decoder.next(envelope);
-      if (status == FrameDecoder::Status::kNeedMore) break;
+      if (status == FrameDecoder::Status::kNeedMore) return true;
       if (status != FrameDecoder::Status::kFrame) {
         FUZZ_CHECK(decoder.failed());
         FUZZ_CHECK(decoder.next(envelope) == status);
-        failed = true;
-        break;
+        return false;
       }
       handle(*envelope);
       if (envelope->has_report()) {  // a report's arena goes with it to the committer; the next frame gets a new one
@@ -126,6 +118,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         envelope = nullptr;
       }
     }
-  }
+  });
   return 0;
 }

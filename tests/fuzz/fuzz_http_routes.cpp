@@ -9,10 +9,8 @@
 // matches the route (404 unknown path or volume, 400 malformed, 405 other methods, never a 5xx: the store is
 // healthy); every JSON body is valid JSON, and an error body says {"error": ..., "status": <the status>}.
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -23,6 +21,7 @@
 #include "collector/http_routes.h"
 #include "collector/metrics.h"
 #include "collector/store.h"
+#include "tests/collector/collector_test_support.h"
 #include "tests/fuzz/fuzz_protobuf.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -34,36 +33,15 @@ namespace {
 
 constexpr int64_t kNow = 1700000100000000000;
 
+// make_replica's quick-scanned replica (tests/collector), left dirty (or rebuilding) with its finding, and for a
+// deep scan with its content digest and chunks.
 v1::Replica replica(const std::string& volume, const std::string& suffix, int64_t counter, int64_t mtime_ns,
                     bool deep) {
-  v1::Replica r;
-  r.set_disk("/var/lib/longhorn");
-  r.set_dir(volume + "-" + suffix);
-  r.set_volume(volume);
-  r.set_size_bytes(40ull << 30);
-  r.set_sector_size(512);
-  r.set_head("volume-head-002.img");
-  r.set_parent("volume-snap-a.img");
-  r.add_chain("volume-head-002.img");
-  r.add_chain("volume-snap-a.img");
-  r.set_revision_counter(counter);
-  r.set_revision_counter_present(true);
-  r.set_allocated_bytes(6u << 20);
+  v1::Replica r = collector::testing::make_replica("/var/lib/longhorn", volume, suffix, counter, mtime_ns);
   r.set_state(suffix == "dead0001" ? v1::Replica::REBUILDING : v1::Replica::DIRTY);
   r.set_rebuilding(suffix == "dead0001");
   r.set_dirty(true);
-  r.set_head_mtime_ns(mtime_ns);
-  r.set_head_allocated_bytes(2u << 20);
-  for (const char* name : {"volume-head-002.img", "volume-snap-a.img"}) {
-    auto* image = r.add_images();
-    image->set_name(name);
-    image->set_parent(std::string(name) == "volume-head-002.img" ? "volume-snap-a.img" : "");
-    image->set_in_chain(true);
-    image->set_apparent_bytes(40ull << 30);
-    image->set_inode(std::hash<std::string>()(r.dir() + name) % 1000000);
-    image->set_mtime_ns(mtime_ns);
-    image->set_ctime_ns(mtime_ns);
-  }
+  r.mutable_images(0)->set_parent("volume-snap-a.img");
   auto* finding = r.add_findings();
   finding->set_code(v1::Finding::DIRTY);
   finding->set_severity(v1::Finding::WARNING);
@@ -83,37 +61,29 @@ v1::Replica replica(const std::string& volume, const std::string& suffix, int64_
   return r;
 }
 
+// make_report's report, created 10 - sequence seconds before kNow (its node is not stale).
 v1::Report report(const std::string& node, uint64_t sequence, v1::ScanKind kind, std::vector<v1::Replica> replicas) {
-  v1::Report out;
-  out.set_sequence(sequence);
-  out.set_kind(kind);
+  v1::Report out = collector::testing::make_report(node, sequence, replicas, kind);
   out.set_created_at_ns(kNow - 1000000000 * static_cast<int64_t>(10 - sequence));
-  auto* inventory = out.mutable_inventory();
-  inventory->set_node(node);
-  inventory->set_agent_version("fuzz");
-  inventory->set_scanned_at_ns(out.created_at_ns() - 5000000);
-  inventory->add_disks()->set_path("/var/lib/longhorn");
-  for (auto& r : replicas) *inventory->add_replicas() = std::move(r);
+  out.mutable_inventory()->set_scanned_at_ns(out.created_at_ns() - 5000000);
   return out;
 }
 
 struct Fleet {
-  std::string dir;
+  collector::testing::TempDir dir;  // declared first: removed after the store is closed
   collector::Metrics metrics;
   collector::Config config;
   std::unique_ptr<collector::FleetView> view;
   std::unique_ptr<collector::HttpApi> api;
 
   Fleet() {
-    std::string base =
-        (getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp") + std::string("/sentinel-fuzz-http-XXXXXX");
-    FUZZ_CHECK(mkdtemp(base.data()) != nullptr);
-    dir = base;
-    const std::string db = dir + "/sentinel.db";
+    const std::string db = dir.file("sentinel.db");
     std::string error;
     {
       auto store = collector::Store::open(db, collector::SyncMode::kNormal, &error);
-      if (store == nullptr) std::fprintf(stderr, "cannot open a store in %s: %s\n", dir.c_str(), error.c_str());
+      if (store == nullptr) {
+        std::fprintf(stderr, "cannot open a store in %s: %s\n", dir.path().c_str(), error.c_str());
+      }
       FUZZ_CHECK(store != nullptr);
       const std::vector<v1::Report> reports = {
           report("worker-1", 1, v1::QUICK, {replica("pvc-a", "59dc1016", 1042, kNow - 9000000000, false)}),
@@ -135,12 +105,6 @@ struct Fleet {
     view = collector::FleetView::open(db, config.stale_after.count(), &error);
     FUZZ_CHECK(view != nullptr);
     api = std::make_unique<collector::HttpApi>(*view, metrics, config, [] { return kNow; });
-  }
-  ~Fleet() {
-    api.reset();
-    view.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
   }
 };
 

@@ -1,7 +1,9 @@
-// What the fuzz targets share: an invariant check that fails loudly (libFuzzer saves the input as a crash), and
-// a reader that carves a fuzz input into the few choices a target makes before the bytes under test.
+// What the fuzz targets share: an invariant check that fails loudly (libFuzzer saves the input as a crash), a
+// reader that carves a fuzz input into the few choices a target makes before the bytes under test, and the
+// delivery of bytes to a frame decoder in reads of a chosen size.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -44,6 +46,22 @@ class Input {
 
 inline std::string_view as_text(const uint8_t* data, size_t size) {
   return std::string_view(reinterpret_cast<const char*>(data), size);
+}
+
+// Feeds `bytes` to `decoder` (a wire::FrameDecoder) as a socket would deliver them, in reads of `read_size` bytes
+// (0: all at once). After each read the decoder must hold no more than it was fed, and `drain()` takes the frames
+// that are now complete; it returns false once the decoder has failed, which ends the feeding.
+template <typename Decoder, typename Drain>
+void feed_in_reads(Decoder& decoder, std::string_view bytes, size_t read_size, Drain drain) {
+  size_t fed = 0;
+  while (!bytes.empty()) {
+    const size_t n = read_size == 0 ? bytes.size() : std::min(read_size, bytes.size());
+    decoder.feed(bytes.substr(0, n));
+    bytes.remove_prefix(n);
+    fed += n;
+    FUZZ_CHECK(decoder.buffered() <= fed);
+    if (!drain()) return;
+  }
 }
 
 }  // namespace sentinel::fuzz

@@ -44,19 +44,6 @@ SysResult<int> open_maybe_direct(const std::string& path, int flags, mode_t mode
   return fd;
 }
 
-SysResult<Done> pwrite_all(int fd, const char* data, size_t length, uint64_t offset, const std::string& what) {
-  size_t done = 0;
-  while (done < length) {
-    const ssize_t n = ::pwrite(fd, data + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("write " + what);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Done{};
-}
-
 }  // namespace
 
 std::string ChurnStats::line() const {

@@ -41,19 +41,25 @@ SysResult<Done> make_dirs(const std::string& path) {
   return Done{};
 }
 
+SysResult<Done> pwrite_all(int fd, const char* data, size_t length, uint64_t offset, const std::string& what) {
+  size_t done = 0;
+  while (done < length) {
+    const ssize_t n = ::pwrite(fd, data + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("write " + what);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Done{};
+}
+
 SysResult<Done> write_new_file(const std::string& path, std::string_view bytes, mode_t mode) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return sys_error("create " + path);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return sys_error("write " + path, err);
-    }
-    done += static_cast<size_t>(n);
+  if (auto written = pwrite_all(fd, bytes.data(), bytes.size(), 0, path); !written) {
+    ::close(fd);
+    return written;
   }
   if (::fchmod(fd, mode) != 0) {
     const int err = errno;

@@ -23,6 +23,8 @@ bool is_single_component(std::string_view name);
 SysResult<Done> make_dir(const std::string& path, mode_t mode, bool exist_ok);
 // mkdir -p: every missing component of `path` (0755 as umask allows), the existing ones left as they are.
 SysResult<Done> make_dirs(const std::string& path);
+// pwrite of all `length` bytes at `offset` (short writes continued, EINTR retried); errors name `what`.
+SysResult<Done> pwrite_all(int fd, const char* data, size_t length, uint64_t offset, const std::string& what);
 // Creates a new file (EEXIST if anything is there) holding `bytes`, with exactly `mode`.
 SysResult<Done> write_new_file(const std::string& path, std::string_view bytes, mode_t mode);
 SysResult<Done> make_symlink(const std::string& target, const std::string& path);

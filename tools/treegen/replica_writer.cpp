@@ -36,16 +36,7 @@ SysResult<Done> write_blocks(int fd, const std::string& path, const BlockMap& bl
       ++it;
       ++next;
     }
-    size_t done = 0;
-    while (done < buffer.size()) {
-      const ssize_t n = ::pwrite(fd, buffer.data() + done, buffer.size() - done,
-                                 static_cast<off_t>(first * kBlockBytes + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return sys_error("write " + path);
-      }
-      done += static_cast<size_t>(n);
-    }
+    if (auto r = pwrite_all(fd, buffer.data(), buffer.size(), first * kBlockBytes, path); !r) return r;
   }
   return Done{};
 }
