@@ -4,10 +4,12 @@
 
 #include <boost/program_options.hpp>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "collector/amqp_link.h"
 #include "proto/wire/duration.h"
+#include "proto/wire/option_error.h"
 #include "proto/wire/frame_codec.h"
 
 namespace po = boost::program_options;
@@ -125,13 +127,15 @@ ConfigOutcome parse_config(const std::vector<std::string>& args) {
       "PEM CA bundle; agents must present a certificate it signed whose CN equals their node name")(
       "amqp-url", po::value<std::string>(),
       "publish events to RabbitMQ (amqp://USER:PASSWORD@HOST:PORT/VHOST): replica.changed.<volume>, "
-      "replica.missing.<volume>, checksum.mismatch.<volume>, node.stale.<node>, one sentinel.v1.Event (protobuf) "
+      "replica.missing.<volume>, checksum.mismatch.<volume>, plan.changed.<volume>, node.stale.<node>, one "
+      "sentinel.v1.Event (protobuf) "
       "per message, after the report is committed; while the broker is down events wait in the store")(
       "amqp-exchange", po::value<std::string>()->default_value(defaults.amqp_exchange),
       "the topic exchange events are published to (declared durable)")(
       "log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error");
 
   po::variables_map vm;
+  bool input_has_percent = wire::has_percent(args);
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     if (vm.count("config")) {
@@ -141,11 +145,14 @@ ConfigOutcome parse_config(const std::vector<std::string>& args) {
         outcome.message = "cannot read config file '" + outcome.config.config_file + "'";
         return outcome;
       }
-      po::store(po::parse_config_file(file, opts), vm);
+      const std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+      input_has_percent = input_has_percent || text.find('%') != std::string::npos;
+      std::istringstream lines(text);
+      po::store(po::parse_config_file(lines, opts), vm);
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    outcome.message = e.what();
+    outcome.message = wire::option_error_text(e, input_has_percent);
     return outcome;
   }
   if (vm.count("help")) {

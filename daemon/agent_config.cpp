@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "proto/wire/duration.h"
+#include "proto/wire/option_error.h"
 
 namespace po = boost::program_options;
 
@@ -78,16 +79,6 @@ std::optional<gid_t> group_id(const std::string& name) {
   return result->gr_gid;
 }
 
-// The message of a Boost.Program_options error. Boost 1.74 fills in its placeholders ("%value%", "%option%",
-// ...) until none is left, so a value or option name that itself holds its placeholder never ends: the agent
-// hung at start, its memory growing, on `--scan-threads '%value%'` (found by tests/fuzz/fuzz_agent_config).
-// When the input has a '%', an error about an option is told from the option's name alone.
-std::string option_error(const po::error& e, bool input_has_percent) {
-  const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
-  if (named == nullptr || !input_has_percent) return e.what();
-  return "option '" + named->get_option_name() + "' is unknown, given twice, or has a value it does not accept";
-}
-
 }  // namespace
 
 ConfigOutcome parse_agent_config(const std::vector<std::string>& args) {
@@ -132,8 +123,7 @@ ConfigOutcome parse_agent_config(const std::vector<std::string>& args) {
   // clang-format on
 
   po::variables_map vm;
-  bool input_has_percent = std::any_of(args.begin(), args.end(),
-                                       [](const std::string& arg) { return arg.find('%') != std::string::npos; });
+  bool input_has_percent = wire::has_percent(args);
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     if (vm.count("config")) {
@@ -150,7 +140,7 @@ ConfigOutcome parse_agent_config(const std::vector<std::string>& args) {
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    outcome.error = option_error(e, input_has_percent);
+    outcome.error = wire::option_error_text(e, input_has_percent);
     return outcome;
   }
   if (vm.count("help")) {

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "tests/collector/collector_test_support.h"
+#include "tests/support/child_process.h"
 
 namespace sentinel::collector {
 namespace {
@@ -70,6 +71,29 @@ TEST(CollectorConfig, EveryBadValueIsNamed) {
     EXPECT_EQ(outcome.action, ConfigOutcome::Action::kError) << args[0];
     EXPECT_NE(outcome.message.find(expected), std::string::npos) << outcome.message;
   }
+}
+
+// Boost.Program_options (1.74) fills "%value%" into its error message until none is left: a bad value holding it
+// made the message loop forever (the agent's parser hung on it first; found by tests/fuzz/fuzz_agent_config). The
+// collector's flags and config file go through the same safe message (proto/wire/option_error.h).
+TEST(CollectorConfig, APercentPlaceholderInABadValueIsAnErrorNotAHang) {
+  testing::TempDir dir;
+  const std::string path = dir.file("collector.conf");
+  std::ofstream(path) << "max-connections = %value%\n";
+  const std::vector<std::vector<std::string>> cases = {
+      {"--max-connections", "%value%"},
+      {"--%option%"},
+      {"--config", path},
+  };
+  for (const auto& args : cases) {
+    ASSERT_TRUE(sentinel::testing::finishes_within([&] { parse(args); }, std::chrono::seconds(20))) << args.back();
+    const auto outcome = parse(args);
+    EXPECT_EQ(outcome.action, ConfigOutcome::Action::kError) << args.back();
+    EXPECT_FALSE(outcome.message.empty()) << args.back();
+  }
+  EXPECT_NE(parse({"--max-connections", "%value%"}).message.find("max-connections"), std::string::npos);
+  // Without a '%' the message stays Boost's own, value and all.
+  EXPECT_NE(parse({"--max-connections", "many"}).message.find("many"), std::string::npos);
 }
 
 TEST(CollectorConfig, TheBinaryExitsWithTwoOnABadConfig) {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <thread>
 
+#include "tests/support/child_process.h"
 #include "tests/scanner/fixture_support.h"
 
 namespace sentinel::daemon {
@@ -74,26 +75,6 @@ TEST(AgentConfig, EveryBadValueIsAClearError) {
   }
 }
 
-// Runs `body` in a child process: true when it returned within `limit` (a hang is killed, not waited for).
-bool finishes_within(const std::function<void()>& body, std::chrono::seconds limit) {
-  const pid_t child = fork();
-  if (child == 0) {
-    body();
-    _exit(0);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (waitpid(child, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(child, SIGKILL);
-      waitpid(child, &status, 0);
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 // Found by tests/fuzz/fuzz_agent_config: Boost.Program_options (1.74) fills "%value%" into its error message until
 // none is left, so a bad value holding "%value%" never got its message: the agent hung at start, memory growing.
 TEST(AgentConfig, APercentPlaceholderInABadValueIsAnErrorNotAHang) {
@@ -107,7 +88,7 @@ TEST(AgentConfig, APercentPlaceholderInABadValueIsAnErrorNotAHang) {
   };
   for (const auto& args : cases) {
     // In a child first: a hang must fail the test, not stall it.
-    ASSERT_TRUE(finishes_within([&] { parse_agent_config(args); }, std::chrono::seconds(20))) << args.back();
+    ASSERT_TRUE(testing::finishes_within([&] { parse_agent_config(args); }, std::chrono::seconds(20))) << args.back();
     const auto outcome = parse_agent_config(args);
     EXPECT_FALSE(outcome.config) << args.back();
     EXPECT_FALSE(outcome.error.empty()) << args.back();

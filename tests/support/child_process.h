@@ -43,4 +43,8 @@ int free_tcp_port();
 // The resident set size of a process in KiB (VmRSS), 0 when it cannot be read.
 uint64_t rss_kib(pid_t pid);
 
+// Runs `body` in a forked child: true when it returned within `limit` (a hang is killed, not waited for), so a
+// test of "this must not hang" fails instead of stalling the suite.
+bool finishes_within(const std::function<void()>& body, std::chrono::seconds limit);
+
 }  // namespace sentinel::testing

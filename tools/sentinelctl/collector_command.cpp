@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/wire/option_error.h"
 #include "tools/sentinelctl/collector_client.h"
 #include "tools/sentinelctl/commands.h"
 #include "tools/sentinelctl/inventory_output.h"
@@ -82,7 +83,7 @@ std::optional<CommonOptions> parse_common(const std::string& command, const std:
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "sentinelctl " << command << ": " << e.what() << "\n\n" << opts << "\n";
+    std::cerr << "sentinelctl " << command << ": " << sentinel::wire::option_error_text(e, args) << "\n\n" << opts << "\n";
     *exit_code = kExitUsage;
     return std::nullopt;
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/wire/option_error.h"
 #include "salvage/chunk_diff.h"
 #include "salvage/replica_diff.h"
 #include "scanner/file_system.h"
@@ -196,7 +197,7 @@ int run_diff_command(const CommandArgs& args) {
     po::store(po::command_line_parser(args).options(all).positional(positionals).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "sentinelctl diff: " << e.what() << "\n\n" << opts << "\n";
+    std::cerr << "sentinelctl diff: " << sentinel::wire::option_error_text(e, args) << "\n\n" << opts << "\n";
     return kExitUsage;
   }
   if (vm.count("help")) {

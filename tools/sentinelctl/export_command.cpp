@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/wire/option_error.h"
 #include "salvage/volume_export.h"
 #include "scanner/file_system.h"
 #include "tools/sentinelctl/commands.h"
@@ -113,7 +114,7 @@ int run_export_command(const CommandArgs& args) {
     po::store(po::command_line_parser(args).options(opts).positional(no_positionals).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "sentinelctl export: " << e.what() << "\n\n" << opts << "\n";
+    std::cerr << "sentinelctl export: " << sentinel::wire::option_error_text(e, args) << "\n\n" << opts << "\n";
     return kExitUsage;
   }
   if (vm.count("help")) {

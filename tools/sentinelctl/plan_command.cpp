@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/wire/option_error.h"
 #include "salvage/longhorn_version.h"
 #include "salvage/planner.h"
 #include "salvage/shell_words.h"
@@ -138,7 +139,7 @@ int run_plan_command(const CommandArgs& args) {
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "sentinelctl plan: " << e.what() << "\n\n" << opts << "\n";
+    std::cerr << "sentinelctl plan: " << sentinel::wire::option_error_text(e, args) << "\n\n" << opts << "\n";
     return kExitUsage;
   }
   if (vm.count("help")) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/wire/option_error.h"
 #include "salvage/export_progress.h"
 #include "scanner/deep_scan.h"
 #include "scanner/deep_scan_cache.h"
@@ -155,7 +156,7 @@ int run_scan_command(const std::vector<std::string>& args) {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "sentinelctl scan: " << e.what() << "\n\n" << opts << "\n";
+    std::cerr << "sentinelctl scan: " << sentinel::wire::option_error_text(e, args) << "\n\n" << opts << "\n";
     return kExitUsage;
   }
   if (vm.count("help")) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "proto/wire/option_error.h"
 #include "tools/sentinelctl/agent_client.h"
 #include "tools/sentinelctl/commands.h"
 #include "tools/sentinelctl/inventory_output.h"
@@ -76,7 +77,7 @@ int run_status_command(const CommandArgs& args) {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "sentinelctl status: " << e.what() << "\n\n" << opts << "\n";
+    std::cerr << "sentinelctl status: " << sentinel::wire::option_error_text(e, args) << "\n\n" << opts << "\n";
     return kExitUsage;
   }
   if (vm.count("help")) {

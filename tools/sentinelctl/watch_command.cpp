@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "proto/wire/option_error.h"
 #include "collector/amqp_link.h"
 #include "proto/wire/duration.h"
 #include "sentinel/v1/events.pb.h"
@@ -153,7 +154,7 @@ int run_watch_command(const CommandArgs& args) {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "sentinelctl watch: " << e.what() << "\n(see sentinelctl watch --help)\n";
+    std::cerr << "sentinelctl watch: " << sentinel::wire::option_error_text(e, args) << "\n(see sentinelctl watch --help)\n";
     return kExitUsage;
   }
   if (vm.count("help")) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/wire/option_error.h"
 #include "scanner/replica_names.h"
 #include "tools/treegen/broken_cases.h"
 #include "tools/treegen/churn.h"
@@ -58,7 +59,7 @@ std::optional<std::string> parse_out(const std::string& command, const char* des
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "sentinel-gen " << command << ": " << e.what() << "\n\n" << opts << "\n";
+    std::cerr << "sentinel-gen " << command << ": " << sentinel::wire::option_error_text(e, args) << "\n\n" << opts << "\n";
     *exit_code = kExitUsage;
     return std::nullopt;
   }
@@ -197,7 +198,7 @@ int run_churn(const std::vector<std::string>& args) {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "sentinel-gen churn: " << e.what() << "\n\n" << opts << "\n";
+    std::cerr << "sentinel-gen churn: " << sentinel::wire::option_error_text(e, args) << "\n\n" << opts << "\n";
     return kExitUsage;
   }
   if (vm.count("help")) {
