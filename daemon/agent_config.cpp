@@ -104,7 +104,8 @@ ConfigOutcome parse_agent_config(const std::vector<std::string>& args) {
      "time between deep scans (they read every allocated byte); off = on demand only")
     ("max-read-mbps", po::value<uint64_t>()->default_value(0), "deep-scan read cap in MB/s; 0 = none")
     ("scan-threads", po::value<unsigned>()->default_value(2),
-     "replica directories a quick scan reads at once; 1 keeps the load lowest")
+     "replica directories a quick scan reads at once, and the read lanes (threads) a deep scan reads one big "
+     "file with; 1 keeps the load lowest")
     ("spool-max-reports", po::value<uint32_t>()->default_value(1000),
      "reports kept while the collector is away; beyond it the oldest quick scans are dropped (deep kept)")
     ("spool-max-mib", po::value<uint64_t>()->default_value(256), "the spool's size bound in MiB")

@@ -28,7 +28,7 @@ struct AgentConfig {
   std::chrono::nanoseconds quick_interval{std::chrono::seconds(60)};
   std::chrono::nanoseconds deep_interval{0};  // 0 = no scheduled deep scans (on demand only)
   uint64_t max_read_mbps = 0;              // deep-scan read cap in MB/s; 0 = none
-  unsigned scan_threads = 2;               // replica directories scanned at once in a quick scan
+  unsigned scan_threads = 2;               // replica directories scanned at once; a deep scan's read lanes
   uint32_t spool_max_reports = 1000;
   uint64_t spool_max_bytes = 256ull << 20;
   uint64_t max_frame_bytes = 64ull << 20;

@@ -45,7 +45,8 @@ v1::Inventory scan_node(const NodeScanSettings& settings, const ScanRequest& req
   if (progress) progress(state);
 
   scanner::DeepScanOptions options;
-  options.read.max_read_bytes_per_sec = settings.max_read_bytes_per_sec;
+  options.read.max_read_bytes_per_sec = settings.max_read_bytes_per_sec;  // shared out between the read lanes
+  options.read_lanes = settings.threads;
   options.keep_chunks = true;  // the collector compares replicas across nodes chunk by chunk
   std::unique_ptr<scanner::DeepScanCache> cache;
   if (!settings.deep_cache_dir.empty()) {

@@ -280,8 +280,12 @@ Digest128 Xxh3Stream::digest() const { return from_xxh(XXH3_128bits_digest(xxh(s
 
 // ---------------------------------------------------------------------------------------------------------
 
-ContentDigester::ContentDigester(uint64_t volume_bytes, bool keep_chunks)
-    : volume_bytes_(volume_bytes), keep_chunks_(keep_chunks) {}
+ContentDigester::ContentDigester(uint64_t volume_bytes, bool keep_chunks, uint64_t begin)
+    : volume_bytes_(volume_bytes),
+      keep_chunks_(keep_chunks),
+      pos_(std::min(begin / kContentChunkBytes * kContentChunkBytes, volume_bytes)),
+      chunk_start_(pos_),
+      chunks_done_(pos_ / kContentChunkBytes) {}
 
 uint64_t ContentDigester::chunk_end() const { return std::min(chunk_start_ + kContentChunkBytes, volume_bytes_); }
 
@@ -317,6 +321,33 @@ void ContentDigester::finish_chunk() {
   ++chunks_done_;
   chunk_start_ += length;
   chunk_nonzero_ = false;
+}
+
+uint64_t content_chunk_count(uint64_t volume_bytes) {
+  return volume_bytes / kContentChunkBytes + (volume_bytes % kContentChunkBytes != 0 ? 1 : 0);
+}
+
+Digest128 content_digest_from_chunks(uint64_t volume_bytes, const std::vector<ChunkDigest>& nonzero) {
+  const uint64_t count = content_chunk_count(volume_bytes);
+  uint8_t zero_canonical[16];
+  zero_chunk_digest().canonical(zero_canonical);
+  Xxh3Stream list;
+  auto next = nonzero.begin();
+  for (uint64_t index = 0; index < count; ++index) {
+    uint8_t canonical[16];
+    if (next != nonzero.end() && next->index == index) {
+      next->digest.canonical(canonical);
+      ++next;
+    } else if (index + 1 < count || volume_bytes % kContentChunkBytes == 0) {
+      std::memcpy(canonical, zero_canonical, sizeof canonical);
+    } else {
+      Xxh3Stream tail;  // a short last chunk of zeros, hashed over its real length
+      tail.update_zeros(volume_bytes % kContentChunkBytes);
+      tail.digest().canonical(canonical);
+    }
+    list.update(canonical, sizeof canonical);
+  }
+  return list.digest();
 }
 
 bool ContentDigester::data(uint64_t offset, const void* bytes, size_t length) {

@@ -90,10 +90,15 @@ struct ChunkDigest {
 // Computes the construction above from the merged view, fed in volume order: data() for bytes some layer
 // supplies, zeros() for holes. Every byte in [0, volume_bytes) must be fed exactly once, in order; a piece that
 // starts before the current position or ends past volume_bytes is refused (false, nothing changes).
+//
+// Part of a volume (read lanes, read_lanes.h): a digester made with `begin` (a multiple of kContentChunkBytes)
+// starts there; fed up to a chunk boundary (or the volume's end) its chunks() are that part's non-zero chunks.
+// content_digest_from_chunks() of all parts' chunks, in order, is the volume's contentDigest. digest() and
+// complete() of such a digester mean nothing.
 class ContentDigester {
  public:
   // `keep_chunks`: remember the non-zero chunks (index and digest) for chunks().
-  ContentDigester(uint64_t volume_bytes, bool keep_chunks);
+  ContentDigester(uint64_t volume_bytes, bool keep_chunks, uint64_t begin = 0);
 
   [[nodiscard]] bool data(uint64_t offset, const void* bytes, size_t length);
   [[nodiscard]] bool zeros(uint64_t offset, uint64_t length);
@@ -124,5 +129,13 @@ class ContentDigester {
   uint64_t nonzero_chunks_ = 0;
   std::vector<ChunkDigest> kept_;
 };
+
+// contentDigest of a volume of `volume_bytes` whose non-zero chunks are `nonzero` (ascending index, each
+// index < the chunk count); every other chunk is all zeros. Equals ContentDigester::digest() of the whole
+// volume. Cost: a 16-byte hash update per chunk of the volume.
+Digest128 content_digest_from_chunks(uint64_t volume_bytes, const std::vector<ChunkDigest>& nonzero);
+
+// ceil(volume_bytes / kContentChunkBytes).
+uint64_t content_chunk_count(uint64_t volume_bytes);
 
 }  // namespace sentinel::scanner

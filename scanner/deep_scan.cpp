@@ -2,7 +2,10 @@
 // See deep_scan.h for the contract and LONGHORN-FORMAT.md ("Longhorn's snapshot checksum") for the rules.
 #include "scanner/deep_scan.h"
 
+#include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <vector>
@@ -13,6 +16,7 @@
 #include "scanner/findings.h"
 #include "scanner/longhorn_metadata.h"
 #include "scanner/merged_view.h"
+#include "scanner/read_lanes.h"
 #include "scanner/replica_names.h"
 
 namespace sentinel::scanner {
@@ -156,9 +160,18 @@ v1::StoredChecksum verify_stored_checksum(const v1::ChecksumRecord* record, bool
 }
 
 SysResult<std::unique_ptr<DeepScanner>> DeepScanner::create(FileSystem& fs, const DeepScanOptions& options) {
-  auto engine = ReadEngine::create(options.read, options.queue_factory);
-  if (!engine) return engine.error();
-  return std::unique_ptr<DeepScanner>(new DeepScanner(fs, std::move(engine.value()), options));
+  const unsigned lanes = std::clamp(options.read_lanes == 0 ? default_read_lanes() : options.read_lanes, 1u, 64u);
+  ReadOptions per_lane = options.read;
+  if (per_lane.max_read_bytes_per_sec > 0) {  // the cap is for the scan, not for each lane
+    per_lane.max_read_bytes_per_sec = std::max<uint64_t>(1, per_lane.max_read_bytes_per_sec / lanes);
+  }
+  std::vector<std::unique_ptr<ReadEngine>> engines;
+  for (unsigned lane = 0; lane < lanes; ++lane) {
+    auto engine = ReadEngine::create(lanes == 1 ? options.read : per_lane, options.queue_factory);
+    if (!engine) return engine.error();
+    engines.push_back(std::move(engine.value()));
+  }
+  return std::unique_ptr<DeepScanner>(new DeepScanner(fs, std::move(engines), options));
 }
 
 namespace {
@@ -166,8 +179,13 @@ namespace {
 // One replica's deep scan.
 class ReplicaDeepScan {
  public:
-  ReplicaDeepScan(FileSystem& fs, ReadEngine& engine, const DeepScanOptions& options, v1::Replica* replica)
-      : fs_(fs), engine_(engine), options_(options), replica_(replica), rel_dir_("replicas/" + replica->dir()) {}
+  ReplicaDeepScan(FileSystem& fs, std::vector<ReadEngine*> engines, const DeepScanOptions& options,
+                  v1::Replica* replica)
+      : fs_(fs),
+        engines_(std::move(engines)),
+        options_(options),
+        replica_(replica),
+        rel_dir_("replicas/" + replica->dir()) {}
 
   void run(const std::string& disk) {
     bool any = false;
@@ -201,6 +219,12 @@ class ReplicaDeepScan {
   }
 
  private:
+  void progress(uint64_t bytes) {
+    if (!options_.on_read) return;
+    std::lock_guard<std::mutex> lock(progress_mutex_);
+    options_.on_read(bytes);
+  }
+
   void finding(Finding::Code code, Finding::Severity severity, std::string message, std::string path) {
     add_finding(replica_->mutable_findings(), code, severity, "deep scan: " + std::move(message), std::move(path));
   }
@@ -254,31 +278,57 @@ class ReplicaDeepScan {
       options_.cache->count_content(hit);
       if (hit) return;
     }
-    // With a cache the chunk list is kept for it, whether or not it is printed.
-    ContentDigester digester(replica_->size_bytes(), options_.keep_chunks || cache_ready_);
-    MergedViewSink sink;
-    sink.data = [&](uint64_t offset, const uint8_t* data, size_t length) {
-      if (options_.on_read) options_.on_read(length);
-      return digester.data(offset, data, length);
-    };
-    sink.zeros = [&](uint64_t offset, uint64_t length) { return digester.zeros(offset, length); };
-    const MergedViewReport report =
-        stream_merged_view(fs_, engine_, dir_fd_.get(), layers, replica_->size_bytes(), sink);
+    // With a cache the chunk list is kept for it, whether or not it is printed; with lanes it is how their
+    // parts are put together.
+    const bool keep = options_.keep_chunks || cache_ready_;
+    std::vector<std::unique_ptr<ContentDigester>> parts;
+    MergedViewLanes lanes;
+    lanes.engines = engines_;
+    lanes.align = kContentChunkBytes;
+    lanes.min_lane_bytes = options_.min_lane_bytes;
+    const MergedViewReport report = stream_merged_view_in_lanes(
+        fs_, lanes, dir_fd_.get(), layers, replica_->size_bytes(), [&](size_t lane, const LaneRange& range) {
+          (void)lane;
+          parts.push_back(std::make_unique<ContentDigester>(replica_->size_bytes(), keep || engines_.size() > 1,
+                                                            range.begin));
+          ContentDigester* part = parts.back().get();
+          MergedViewSink sink;
+          sink.data = [this, part](uint64_t offset, const uint8_t* data, size_t length) {
+            progress(length);
+            return part->data(offset, data, length);
+          };
+          sink.zeros = [part](uint64_t offset, uint64_t length) { return part->zeros(offset, length); };
+          return sink;
+        });
     content->set_run_count(report.run_count);
     content->set_mapped_bytes(report.mapped_bytes);
     content->set_read_bytes(report.read_bytes);
-    if (report.ok() && digester.complete()) {
-      replica_->set_content_digest(digester.digest().hex());
-      content->set_chunk_count(digester.chunk_count());
-      content->set_nonzero_chunk_count(digester.nonzero_chunk_count());
+    const bool complete =
+        report.ok() && !parts.empty() && parts.back()->position() == replica_->size_bytes();
+    if (complete) {
+      ContentResult result;
+      if (parts.size() == 1) {
+        result.digest = parts[0]->digest();
+        result.chunk_count = parts[0]->chunk_count();
+        result.chunks = parts[0]->chunks();
+      } else {
+        for (const auto& part : parts) result.chunks.insert(result.chunks.end(), part->chunks().begin(), part->chunks().end());
+        result.digest = content_digest_from_chunks(replica_->size_bytes(), result.chunks);
+        result.chunk_count = content_chunk_count(replica_->size_bytes());
+      }
+      result.nonzero_chunk_count = 0;
+      for (const auto& part : parts) result.nonzero_chunk_count += part->nonzero_chunk_count();
+      replica_->set_content_digest(result.digest.hex());
+      content->set_chunk_count(result.chunk_count);
+      content->set_nonzero_chunk_count(result.nonzero_chunk_count);
       if (options_.keep_chunks) {
-        for (const ChunkDigest& chunk : digester.chunks()) {
+        for (const ChunkDigest& chunk : result.chunks) {
           v1::ContentChunk* out = content->add_chunks();
           out->set_index(chunk.index);
           out->set_digest(chunk.digest.hex());
         }
       }
-      if (cache_ready_ && identities) remember_content(*identities, started, digester, report);
+      if (cache_ready_ && identities) remember_content(*identities, started, result, report);
       return;
     }
     using Outcome = MergedViewReport::Outcome;
@@ -313,7 +363,15 @@ class ReplicaDeepScan {
     finding(code, severity, report.message + "; content digest not computed", report.path);
   }
 
-  void remember_content(const std::vector<CachedLayer>& identities, int64_t started, const ContentDigester& digester,
+  // The content digest of a whole volume, however many lanes computed it.
+  struct ContentResult {
+    Digest128 digest;
+    uint64_t chunk_count = 0;
+    uint64_t nonzero_chunk_count = 0;
+    std::vector<ChunkDigest> chunks;  // the non-zero chunks, when kept
+  };
+
+  void remember_content(const std::vector<CachedLayer>& identities, int64_t started, const ContentResult& digester,
                         const MergedViewReport& report) {
     for (const CachedLayer& layer : identities) {
       if (options_.cache->racy(layer.identity, started)) {
@@ -324,13 +382,13 @@ class ReplicaDeepScan {
     CachedContent c;
     c.volume_bytes = replica_->size_bytes();
     c.layers = identities;
-    c.digest = digester.digest().hex();
-    c.chunk_count = digester.chunk_count();
-    c.nonzero_chunk_count = digester.nonzero_chunk_count();
+    c.digest = digester.digest.hex();
+    c.chunk_count = digester.chunk_count;
+    c.nonzero_chunk_count = digester.nonzero_chunk_count;
     c.mapped_bytes = report.mapped_bytes;
     c.run_count = report.run_count;
-    c.chunks.reserve(digester.chunks().size());
-    for (const ChunkDigest& chunk : digester.chunks()) c.chunks.push_back({chunk.index, chunk.digest.hex()});
+    c.chunks.reserve(digester.chunks.size());
+    for (const ChunkDigest& chunk : digester.chunks) c.chunks.push_back({chunk.index, chunk.digest.hex()});
     fresh_.content = std::move(c);
   }
 
@@ -467,13 +525,42 @@ class ReplicaDeepScan {
       return;
     }
 
-    SparseCrc64 crc(before->size);
-    bool consistent = true;
-    ReadReport report = engine_.read(fd->get(), extents, [&](uint64_t offset, const uint8_t* data, size_t length) {
-      if (options_.on_read) options_.on_read(length);
-      consistent = crc.update(offset, data, length);
-      return consistent;
+    // Each lane computes the crc64 of its range as if it were a file of its own; the results combine exactly.
+    const std::vector<LaneRange> ranges =
+        engines_.size() <= 1 ? std::vector<LaneRange>{{0, before->size}}
+                             : plan_lanes(extents, before->size, static_cast<unsigned>(engines_.size()),
+                                          kContentChunkBytes, options_.min_lane_bytes);
+    std::vector<SparseCrc64> parts;
+    for (const LaneRange& range : ranges) parts.emplace_back(range.end - range.begin);
+    std::vector<uint8_t> fits(ranges.size(), 1);  // not vector<bool>: lanes write their own element at once
+    std::vector<ReadReport> reads(ranges.size());
+    const int file = fd->get();
+    run_lanes(ranges.size(), [&](size_t lane) {
+      const LaneRange& range = ranges[lane];
+      const std::vector<ReadExtent> mine = ranges.size() == 1 ? extents : clip_to_range(extents, range);
+      reads[lane] = engines_[lane]->read(file, mine, [&](uint64_t offset, const uint8_t* data, size_t length) {
+        progress(length);
+        fits[lane] = parts[lane].update(offset - range.begin, data, length) ? 1 : 0;
+        return fits[lane] != 0;
+      });
     });
+    bool consistent = true;
+    uint64_t crc_value = 0;
+    ReadReport report;
+    bool failed = false;
+    for (size_t lane = 0; lane < ranges.size(); ++lane) {
+      consistent = consistent && fits[lane] != 0;
+      crc_value = lane == 0 ? parts[0].value()
+                            : crc64_iso_combine(crc_value, parts[lane].value(), ranges[lane].end - ranges[lane].begin);
+      if (!failed && !reads[lane].ok()) {  // the problem at the lowest offset is the one reported
+        const uint64_t delivered = report.bytes_delivered;
+        report = reads[lane];
+        report.bytes_delivered += delivered;
+        failed = true;
+      } else {
+        report.bytes_delivered += reads[lane].bytes_delivered;
+      }
+    }
     auto after = fs_.stat_fd(fd->get());
     const bool changed = !after || !(identity_of(*after) == at_open);
 
@@ -492,7 +579,7 @@ class ReplicaDeepScan {
       finding(Finding::EXTENT_MAP_FAILED, Finding::ERROR,
               "the extent map does not fit the file (data past its size or out of order); crc64 not computed", path);
     } else {
-      computed = crc.hex();
+      computed = crc64_hex(crc_value);
       image->set_crc64(computed);
       image->set_deep_read_bytes(report.bytes_delivered);
       if (cache_ready_) {
@@ -507,8 +594,9 @@ class ReplicaDeepScan {
   }
 
   FileSystem& fs_;
-  ReadEngine& engine_;
+  std::vector<ReadEngine*> engines_;  // one per read lane; [0] on this thread
   const DeepScanOptions& options_;
+  std::mutex progress_mutex_;  // lanes report progress one at a time
   v1::Replica* replica_;
   std::string rel_dir_;
   Fd dir_fd_;
@@ -529,7 +617,9 @@ class ReplicaDeepScan {
 }  // namespace
 
 void DeepScanner::scan_replica(v1::Replica* replica, const std::string& disk_path) {
-  ReplicaDeepScan(fs_, *engine_, options_, replica).run(disk_path.empty() ? replica->disk() : disk_path);
+  std::vector<ReadEngine*> engines;
+  for (const auto& engine : engines_) engines.push_back(engine.get());
+  ReplicaDeepScan(fs_, std::move(engines), options_, replica).run(disk_path.empty() ? replica->disk() : disk_path);
   replica->set_state(replica_state(*replica));
 }
 

@@ -34,8 +34,11 @@
 //   layer of the chain and the volume Size are unchanged (ContentSummary.from_cache, read_bytes 0). Whatever was
 //   computed (and is not racy) is written back after each replica; a cache file that cannot be trusted is
 //   ignored with a warning through the cache and rewritten. Nothing is written under the disk.
-// - Progress (DeepScanOptions::on_read): called on the scanning thread with the size of every piece read, in
-//   both passes; deep_scan_planned_bytes() estimates the total beforehand.
+// - Progress (DeepScanOptions::on_read): called with the size of every piece read, in both passes, from the read
+//   lanes' threads one call at a time (never concurrently); deep_scan_planned_bytes() estimates the total.
+// - Lanes (DeepScanOptions::read_lanes): a big snapshot's crc64 is computed per range and combined
+//   (crc64_iso_combine), the digest per range of 4 MiB chunks; results are bit-identical to one lane. With more
+//   than one lane the non-zero chunk list is held until the replica is done (24 bytes per 4 MiB chunk with data).
 // - A DeepScanner is used by one thread at a time; scanners on different threads are independent.
 #pragma once
 
@@ -45,6 +48,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "scanner/deep_scan_cache.h"
 #include "scanner/file_system.h"
@@ -60,6 +64,12 @@ struct DeepScanOptions {
   bool keep_chunks = false;        // with content_digest: list the non-zero chunks in Replica.content.chunks
   DeepScanCache* cache = nullptr;  // not owned; nullptr: every image is read
   std::function<void(uint64_t bytes)> on_read;  // progress: bytes just read; may be empty
+  // Read lanes (read_lanes.h): a snapshot's extents, and the merged volume, are cut into up to `read_lanes`
+  // contiguous ranges (on 4 MiB boundaries) read and hashed at once, each on its own engine and thread, when
+  // each range gets at least `min_lane_bytes` of data. 0 = default_read_lanes() (one per core, at most 4);
+  // 1 = everything on the calling thread. A read-rate cap is shared out between the lanes.
+  unsigned read_lanes = 0;
+  uint64_t min_lane_bytes = uint64_t{64} << 20;
 };
 
 // What a deep scan of `replica` will read at most, for a progress total before it starts: the snapshots'
@@ -87,7 +97,7 @@ std::optional<int64_t> parse_go_time_string(std::string_view text);
 
 class DeepScanner {
  public:
-  // Makes the read engine. Fails only as ReadEngine::create does (bad options, no memory, forced io_uring
+  // Makes the read engines (one per lane). Fails only as ReadEngine::create does (bad options, no memory, forced io_uring
   // unavailable).
   static SysResult<std::unique_ptr<DeepScanner>> create(FileSystem& fs, const DeepScanOptions& options);
 
@@ -99,14 +109,15 @@ class DeepScanner {
   void scan_inventory(v1::Inventory* inventory);
 
   // "io_uring" or "pread", and why a fallback was taken ("" when none).
-  [[nodiscard]] const char* backend() const { return engine_->backend(); }
-  [[nodiscard]] const std::string& backend_note() const { return engine_->note(); }
+  [[nodiscard]] const char* backend() const { return engines_.front()->backend(); }
+  [[nodiscard]] const std::string& backend_note() const { return engines_.front()->note(); }
+  [[nodiscard]] size_t read_lanes() const { return engines_.size(); }
 
  private:
-  DeepScanner(FileSystem& fs, std::unique_ptr<ReadEngine> engine, const DeepScanOptions& options)
-      : fs_(fs), engine_(std::move(engine)), options_(options) {}
+  DeepScanner(FileSystem& fs, std::vector<std::unique_ptr<ReadEngine>> engines, const DeepScanOptions& options)
+      : fs_(fs), engines_(std::move(engines)), options_(options) {}
   FileSystem& fs_;
-  std::unique_ptr<ReadEngine> engine_;
+  std::vector<std::unique_ptr<ReadEngine>> engines_;  // [0] reads on the calling thread
   DeepScanOptions options_;
 };
 

@@ -2,6 +2,7 @@
 #include "scanner/merged_view.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <limits>
 #include <map>
 
@@ -132,9 +133,79 @@ std::string describe_change(const FileIdentity& was, const FileIdentity& now) {
 // ---------------------------------------------------------------------------------------------------------
 // Reading.
 
-MergedViewReport stream_merged_view(FileSystem& fs, ReadEngine& engine, int dir_fd,
-                                    const std::vector<MergedLayer>& layers, uint64_t volume_bytes,
-                                    const MergedViewSink& sink) {
+namespace {
+
+struct OpenLayer {
+  Fd fd;
+  FileIdentity at_open;
+};
+
+// What one lane's delivery ended with.
+struct LaneResult {
+  int failed_layer = -1;  // the layer (chain index) whose read failed, or -1
+  ReadReport failed_read;
+  bool sink_stopped = false;
+  uint64_t read_bytes = 0;
+};
+
+// Delivers [range.begin, range.end) of the merged volume to `sink`, in order: each layer's consecutive runs in
+// one engine call, zeros in between.
+LaneResult deliver_range(ReadEngine& engine, const std::vector<OpenLayer>& open, const std::vector<MergedRun>& runs,
+                         const LaneRange& range, const MergedViewSink& sink) {
+  LaneResult result;
+  uint64_t pos = range.begin;
+  auto zeros_to = [&](uint64_t to) {
+    if (to <= pos) return true;
+    if (!sink.zeros(pos, to - pos)) return false;
+    pos = to;
+    return true;
+  };
+  // The first run that ends past the range's start (runs are sorted and disjoint).
+  auto it = std::upper_bound(runs.begin(), runs.end(), range.begin,
+                             [](uint64_t at, const MergedRun& r) { return at < r.offset + r.length; });
+  std::vector<ReadExtent> group;
+  while (it != runs.end() && it->offset < range.end && result.failed_layer < 0 && !result.sink_stopped) {
+    const uint32_t layer = it->layer;
+    const uint64_t layer_size = open[layer].at_open.size;
+    group.clear();
+    for (; it != runs.end() && it->offset < range.end && it->layer == layer; ++it) {
+      const uint64_t begin = std::max(it->offset, range.begin);
+      const uint64_t end = std::min({it->offset + it->length, layer_size, range.end});  // past its size: zeros
+      if (begin < end) group.push_back({begin, end - begin});
+    }
+    if (group.empty()) continue;
+    bool out_of_order = false;
+    ReadReport read = engine.read(open[layer].fd.get(), group, [&](uint64_t offset, const uint8_t* data, size_t n) {
+      if (offset < pos) {
+        out_of_order = true;
+        return false;
+      }
+      if (!zeros_to(offset) || !sink.data(offset, data, n)) {
+        result.sink_stopped = true;
+        return false;
+      }
+      pos = offset + n;
+      result.read_bytes += n;
+      return true;
+    });
+    if (read.outcome != ReadReport::Outcome::kComplete && !result.sink_stopped) {
+      result.failed_layer = static_cast<int>(layer);
+      result.failed_read = std::move(read);
+      if (out_of_order) {
+        result.failed_read.outcome = ReadReport::Outcome::kFailed;
+        result.failed_read.detail = "the engine delivered data out of order";
+      }
+    }
+  }
+  if (result.failed_layer < 0 && !result.sink_stopped && !zeros_to(range.end)) result.sink_stopped = true;
+  return result;
+}
+
+}  // namespace
+
+MergedViewReport stream_merged_view_in_lanes(FileSystem& fs, const MergedViewLanes& lanes, int dir_fd,
+                                             const std::vector<MergedLayer>& layers, uint64_t volume_bytes,
+                                             const std::function<MergedViewSink(size_t, const LaneRange&)>& sink_for) {
   MergedViewReport report;
   report.layers = static_cast<uint32_t>(layers.size());
   auto fail = [&](MergedViewReport::Outcome outcome, const MergedLayer* layer, std::string message, int err = 0) {
@@ -144,11 +215,8 @@ MergedViewReport stream_merged_view(FileSystem& fs, ReadEngine& engine, int dir_
     report.err = err;
     return report;
   };
+  if (lanes.engines.empty()) return fail(MergedViewReport::Outcome::kUnreadable, nullptr, "no read engine", EINVAL);
 
-  struct OpenLayer {
-    Fd fd;
-    FileIdentity at_open;
-  };
   std::vector<OpenLayer> open;
   open.reserve(layers.size());
   MergedRunBuilder builder(volume_bytes);
@@ -198,51 +266,33 @@ MergedViewReport stream_merged_view(FileSystem& fs, ReadEngine& engine, int dir_
   report.run_count = runs.size();
   for (const MergedRun& r : runs) report.mapped_bytes += r.length;
 
-  // Deliver the volume in order: each layer's consecutive runs in one engine call, zeros in between.
-  uint64_t pos = 0;
+  // Each lane delivers its range of the volume; lane 0 on this thread (read_lanes.h).
+  std::vector<ReadExtent> owned;
+  owned.reserve(runs.size());
+  for (const MergedRun& r : runs) owned.push_back({r.offset, r.length});
+  const std::vector<LaneRange> ranges =
+      lanes.engines.size() <= 1 ? std::vector<LaneRange>{{0, volume_bytes}}
+                                : plan_lanes(owned, volume_bytes, static_cast<unsigned>(lanes.engines.size()),
+                                             lanes.align, lanes.min_lane_bytes);
+  owned.clear();
+  owned.shrink_to_fit();
+  report.lanes = static_cast<uint32_t>(ranges.size());
+  std::vector<MergedViewSink> sinks;
+  sinks.reserve(ranges.size());
+  for (size_t lane = 0; lane < ranges.size(); ++lane) sinks.push_back(sink_for(lane, ranges[lane]));
+  std::vector<LaneResult> results(ranges.size());
+  run_lanes(ranges.size(), [&](size_t lane) {
+    results[lane] = deliver_range(*lanes.engines[lane], open, runs, ranges[lane], sinks[lane]);
+  });
+  const LaneResult* failed = nullptr;
   bool sink_stopped = false;
-  auto zeros_to = [&](uint64_t to) {
-    if (to <= pos) return true;
-    if (!sink.zeros(pos, to - pos)) return false;
-    pos = to;
-    return true;
-  };
-  const MergedLayer* failed_layer = nullptr;
-  ReadReport failed_read;
-  std::vector<ReadExtent> group;
-  for (size_t i = 0; i < runs.size() && failed_layer == nullptr && !sink_stopped;) {
-    const uint32_t layer = runs[i].layer;
-    const uint64_t layer_size = open[layer].at_open.size;
-    group.clear();
-    for (; i < runs.size() && runs[i].layer == layer; ++i) {
-      const uint64_t end = std::min(runs[i].offset + runs[i].length, layer_size);  // past its size: zeros
-      if (runs[i].offset < end) group.push_back({runs[i].offset, end - runs[i].offset});
-    }
-    if (group.empty()) continue;
-    bool out_of_order = false;
-    ReadReport read = engine.read(open[layer].fd.get(), group, [&](uint64_t offset, const uint8_t* data, size_t n) {
-      if (offset < pos) {
-        out_of_order = true;
-        return false;
-      }
-      if (!zeros_to(offset) || !sink.data(offset, data, n)) {
-        sink_stopped = true;
-        return false;
-      }
-      pos = offset + n;
-      report.read_bytes += n;
-      return true;
-    });
-    if (read.outcome != ReadReport::Outcome::kComplete && !sink_stopped) {
-      failed_layer = &layers[layer];
-      failed_read = std::move(read);
-      if (out_of_order) {
-        failed_read.outcome = ReadReport::Outcome::kFailed;
-        failed_read.detail = "the engine delivered data out of order";
-      }
-    }
+  for (const LaneResult& result : results) {
+    report.read_bytes += result.read_bytes;
+    if (failed == nullptr && result.failed_layer >= 0) failed = &result;
+    sink_stopped = sink_stopped || result.sink_stopped;
   }
-  if (failed_layer == nullptr && !sink_stopped && !zeros_to(volume_bytes)) sink_stopped = true;
+  const MergedLayer* failed_layer = failed != nullptr ? &layers[static_cast<size_t>(failed->failed_layer)] : nullptr;
+  const ReadReport failed_read = failed != nullptr ? failed->failed_read : ReadReport{};
 
   // A layer that changed while it was read says nothing about corruption: that comes first.
   for (size_t i = 0; i < open.size(); ++i) {
@@ -270,6 +320,15 @@ MergedViewReport stream_merged_view(FileSystem& fs, ReadEngine& engine, int dir_
   }
   if (sink_stopped) return fail(MergedViewReport::Outcome::kStopped, nullptr, "the consumer stopped the read");
   return report;
+}
+
+MergedViewReport stream_merged_view(FileSystem& fs, ReadEngine& engine, int dir_fd,
+                                    const std::vector<MergedLayer>& layers, uint64_t volume_bytes,
+                                    const MergedViewSink& sink) {
+  MergedViewLanes one;
+  one.engines = {&engine};
+  return stream_merged_view_in_lanes(fs, one, dir_fd, layers, volume_bytes,
+                                     [&sink](size_t, const LaneRange&) { return sink; });
 }
 
 // ---------------------------------------------------------------------------------------------------------

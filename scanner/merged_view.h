@@ -33,6 +33,7 @@
 
 #include "scanner/file_system.h"
 #include "scanner/read_engine.h"
+#include "scanner/read_lanes.h"
 #include "sentinel/v1/inventory.pb.h"
 
 namespace sentinel::scanner {
@@ -122,6 +123,7 @@ struct MergedViewReport {
   uint64_t run_count = 0;
   uint64_t mapped_bytes = 0;  // bytes of the volume some layer owns (before clipping to its apparent size)
   uint64_t read_bytes = 0;    // bytes read from the layers and delivered
+  uint32_t lanes = 0;         // read lanes the volume was cut into (0 when nothing was read)
   [[nodiscard]] bool ok() const { return outcome == Outcome::kComplete; }
 };
 
@@ -129,6 +131,23 @@ struct MergedViewReport {
 MergedViewReport stream_merged_view(FileSystem& fs, ReadEngine& engine, int dir_fd,
                                     const std::vector<MergedLayer>& layers, uint64_t volume_bytes,
                                     const MergedViewSink& sink);
+
+// Read lanes for stream_merged_view_in_lanes: at most one lane per engine (engines[0] reads on the calling
+// thread), cut on `align` boundaries with at least `min_lane_bytes` of owned data per lane (read_lanes.h).
+struct MergedViewLanes {
+  std::vector<ReadEngine*> engines;
+  uint64_t align = uint64_t{4} << 20;
+  uint64_t min_lane_bytes = uint64_t{64} << 20;
+};
+
+// The same, the volume cut into contiguous ranges read at once, each on its own engine and thread:
+// sink_for(lane, range) is asked for lane's sink (on the calling thread, before any read) and that sink sees
+// [range.begin, range.end) exactly once, in order, called on the lane's thread. The ranges cover the volume in
+// order; report.lanes says how many there were. Opening, mapping and the change checks are as above and done
+// once; when several lanes fail, the report describes the failure at the lowest offset.
+MergedViewReport stream_merged_view_in_lanes(FileSystem& fs, const MergedViewLanes& lanes, int dir_fd,
+                                             const std::vector<MergedLayer>& layers, uint64_t volume_bytes,
+                                             const std::function<MergedViewSink(size_t, const LaneRange&)>& sink_for);
 
 // Why the merged view of a quick-scanned replica cannot be built, or "" when it can: no Size, an incomplete
 // chain (a missing, unreadable or meta-less layer, a Parent that is not the next layer, a broken or cyclic

@@ -22,8 +22,8 @@
 // Memory: the buffer block plus the extent list the caller owns; nothing grows with the file size.
 // Threads: an engine is used by one thread at a time; the sink runs on that thread. The io_uring ring is
 // single-issuer, so a read from a thread other than the last one rebuilds the queue (cheap). Different engines
-// are independent. (Hashing on a second thread would hand slots to the consumer and get them back later; the
-// slot ring already allows it: a slot is reused only after its delivery returns.)
+// are independent. Several cores read one file through several engines, each over its own range (read_lanes.h):
+// handing only the copies or only the hashing to another thread measured no better than one thread.
 #pragma once
 
 #include <cstddef>

@@ -186,6 +186,53 @@ TEST(ContentDigest, AnyFeedingOfTheSameBytesGivesTheReferenceDigest) {
   }
 }
 
+// Read lanes: the volume digested in parts (each from a chunk boundary) and put together from the parts'
+// non-zero chunks gives the whole-volume digest, for every way of cutting it.
+TEST(ContentDigest, PartsCutOnChunkBoundariesCombineToTheWholeDigest) {
+  std::mt19937_64 rng(1207);
+  for (int round = 0; round < 10; ++round) {
+    SCOPED_TRACE(round);
+    const uint64_t size = (1 + rng() % 6) * kContentChunkBytes + (rng() % 2) * 4096 * (1 + rng() % 100);
+    std::vector<uint8_t> volume(size, 0);
+    for (int r = 0; r < 6; ++r) {
+      const uint64_t off = rng() % size;
+      const uint64_t len = std::min<uint64_t>(size - off, 1 + rng() % (200 * 1024));
+      for (uint64_t i = off; i < off + len; ++i) volume[i] = static_cast<uint8_t>(rng() | 1);
+    }
+    const Reference ref = reference(volume);
+    const uint64_t chunks = content_chunk_count(size);
+    ASSERT_EQ(chunks, ref.chunk_hex.size());
+    // Random cuts on chunk boundaries.
+    std::vector<uint64_t> cuts = {0};
+    for (uint64_t c = 1; c < chunks; ++c) {
+      if (rng() % 2 == 0) cuts.push_back(c * kContentChunkBytes);
+    }
+    cuts.push_back(size);
+    std::vector<ChunkDigest> nonzero;
+    uint64_t nonzero_count = 0;
+    for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+      ContentDigester part(size, true, cuts[i]);
+      EXPECT_EQ(part.position(), cuts[i]);
+      ASSERT_TRUE(part.data(cuts[i], volume.data() + cuts[i], cuts[i + 1] - cuts[i]));
+      EXPECT_EQ(part.position(), cuts[i + 1]);
+      nonzero.insert(nonzero.end(), part.chunks().begin(), part.chunks().end());
+      nonzero_count += part.nonzero_chunk_count();
+    }
+    EXPECT_EQ(content_digest_from_chunks(size, nonzero).hex(), ref.digest_hex);
+    EXPECT_EQ(nonzero.size(), nonzero_count);
+    for (const ChunkDigest& c : nonzero) EXPECT_EQ(c.digest.hex(), ref.chunk_hex[c.index]) << c.index;
+    // A part cannot be fed before where it starts.
+    if (cuts.size() > 2) {
+      ContentDigester late(size, true, cuts[1]);
+      EXPECT_FALSE(late.data(0, volume.data(), 1));
+    }
+  }
+  // No chunk with data at all: the digest of the zero chunks, short last chunk included.
+  const uint64_t odd = 2 * kContentChunkBytes + 8192;
+  EXPECT_EQ(content_digest_from_chunks(odd, {}).hex(), reference(std::vector<uint8_t>(odd, 0)).digest_hex);
+  EXPECT_EQ(content_digest_from_chunks(0, {}).hex(), ContentDigester(0, false).digest().hex());
+}
+
 // Zero folding (Xxh3Stream::update_zeros) against libxxhash's own streaming and one-shot functions, for data and
 // zero runs of every alignment to the 64-byte stripe, the 1 KiB block and the 256-byte internal buffer.
 TEST(Xxh3Stream, ZeroFoldingIsOnAndExact) {

@@ -27,6 +27,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -822,6 +824,144 @@ TEST(ContentDigest, WithoutAMergedViewTheDigestIsSkippedAndSaysWhy) {
     EXPECT_FALSE(r.has_content());
     EXPECT_EQ(r.content_digest(), "");
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Read lanes: one replica's files read by several threads at once (DeepScanOptions::read_lanes).
+
+// A 256 MiB volume over three layers (one of them Removed) with data in most chunks.
+struct LanedReplica {
+  GeneratedDisk g;
+  ReplicaSpec spec;
+  LanedReplica() {
+    std::mt19937_64 rng(4242);
+    const uint64_t volume = 256 * kMiB + 12 * kKiB;
+    auto to_writes = [](const std::vector<ReadExtent>& extents, uint64_t seed) {
+      std::vector<Write> writes;
+      for (const auto& e : extents) writes.push_back({e.offset, e.length, seed});
+      return writes;
+    };
+    spec.dir = "lane-vol-0000aaaa";
+    spec.size = static_cast<int64_t>(volume);
+    spec.revision_counter = 31;
+    spec.layers = {layer(kSnap1, to_writes(random_extents(rng, volume, 300, 10), 21)),
+                   layer(kSnap2, to_writes(random_extents(rng, volume, 200, 5), 22)),
+                   layer("volume-head-003.img", to_writes(random_extents(rng, volume, 100, 0), 23))};
+    spec.layers[1].removed = true;
+    g.add(spec);
+  }
+  std::string rel(const std::string& file) const { return "replicas/" + spec.dir + "/" + file; }
+};
+
+// The facts a deep scan computes, to compare two scans.
+struct DeepFacts {
+  std::map<std::string, std::string> crc64;  // snapshot name -> crc64
+  std::string digest;
+  std::map<uint64_t, std::string> chunks;
+  uint64_t chunk_count = 0;
+  uint64_t nonzero = 0;
+  uint64_t read_bytes = 0;
+};
+DeepFacts facts_of(const v1::Replica& r) {
+  DeepFacts f;
+  for (const auto& image : r.images()) {
+    if (image.kind() == v1::Image::SNAPSHOT) {
+      f.crc64[image.name()] = image.crc64();
+      f.read_bytes += image.deep_read_bytes();
+    }
+  }
+  f.digest = r.content_digest();
+  f.chunks = chunk_map(r);
+  f.chunk_count = r.content().chunk_count();
+  f.nonzero = r.content().nonzero_chunk_count();
+  f.read_bytes += r.content().read_bytes();
+  return f;
+}
+
+// Counts the threads that submit reads, through the test's fault-injection queue (passing every read on).
+DeepScanOptions lanes_options(unsigned lanes, std::mutex* mutex, std::set<std::thread::id>* threads,
+                              HookedQueue::Hook extra = {}) {
+  DeepScanOptions options;
+  options.keep_chunks = true;
+  options.read_lanes = lanes;
+  options.min_lane_bytes = 1;  // cut even this small volume
+  options.queue_factory = [=](const ReadOptions& o, std::string* note) {
+    return std::unique_ptr<ReadQueue>(std::make_unique<HookedQueue>(
+        make_default_read_queue(o, note), [=](int fd, uint64_t offset, uint32_t* length) -> std::optional<int64_t> {
+          {
+            std::lock_guard<std::mutex> lock(*mutex);
+            threads->insert(std::this_thread::get_id());
+          }
+          return extra ? extra(fd, offset, length) : std::nullopt;
+        }));
+  };
+  return options;
+}
+
+TEST(DeepScanLanes, ThreeLanesGiveExactlyWhatOneLaneGives) {
+  LanedReplica t;
+  std::mutex mutex;
+  std::set<std::thread::id> one_lane_threads;
+  std::set<std::thread::id> three_lane_threads;
+  DeepScanOptions one = lanes_options(1, &mutex, &one_lane_threads);
+  DeepScanOptions three = lanes_options(3, &mutex, &three_lane_threads);
+  uint64_t progress_bytes = 0;
+  three.on_read = [&](uint64_t n) { progress_bytes += n; };  // called one at a time (the contract)
+  const v1::Inventory a = t.g.scan(&one);
+  const v1::Inventory b = t.g.scan(&three);
+  ASSERT_EQ(a.replicas_size(), 1);
+  ASSERT_EQ(b.replicas_size(), 1);
+  const DeepFacts fa = facts_of(a.replicas(0));
+  const DeepFacts fb = facts_of(b.replicas(0));
+  ASSERT_EQ(fa.digest.size(), 32u) << a.replicas(0).content().skipped();
+  ASSERT_EQ(fa.crc64.size(), 2u);
+  for (const auto& [name, crc] : fa.crc64) EXPECT_EQ(crc.size(), 16u) << name;
+  EXPECT_EQ(fb.crc64, fa.crc64);
+  EXPECT_EQ(fb.digest, fa.digest);
+  EXPECT_EQ(fb.chunks, fa.chunks);
+  EXPECT_EQ(fb.chunk_count, fa.chunk_count);
+  EXPECT_EQ(fb.nonzero, fa.nonzero);
+  EXPECT_EQ(fb.read_bytes, fa.read_bytes);
+  EXPECT_EQ(progress_bytes, fb.read_bytes);
+  EXPECT_GT(fa.nonzero, 40u);
+  EXPECT_EQ(one_lane_threads.size(), 1u);
+  EXPECT_EQ(three_lane_threads.size(), 3u) << "the reads did not come from three lanes";
+  for (const auto& f : b.replicas(0).findings()) {
+    EXPECT_EQ(f.message().rfind("deep scan:", 0), std::string::npos) << f.message();
+  }
+}
+
+// An I/O error in the last lane's range of a snapshot is a finding on that snapshot, as with one lane; the other
+// snapshot keeps its crc64 and the scan completes.
+TEST(DeepScanLanes, EioInAnotherLaneIsAFindingOnThatSnapshot) {
+  LanedReplica t;
+  const std::string snap_path = t.g.path(t.spec.dir, kSnap1);
+  const uint64_t snap = inode_of(snap_path);
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  // The snapshot's last extent: in the last lane's range whatever the cut.
+  const uint64_t bad = t.spec.layers[0].writes.back().offset;
+  DeepScanOptions options =
+      lanes_options(3, &mutex, &threads, [=](int fd, uint64_t offset, uint32_t* length) -> std::optional<int64_t> {
+        if (inode_of(fd) == snap && bad >= offset && bad < offset + *length) return -EIO;
+        return std::nullopt;
+      });
+  DeepScanOptions clean = lanes_options(1, &mutex, &threads);
+  const v1::Inventory reference = t.g.scan(&clean);
+  threads.clear();
+  const v1::Inventory inventory = t.g.scan(&options);
+  ASSERT_EQ(inventory.replicas_size(), 1);
+  const v1::Replica& r = inventory.replicas(0);
+  EXPECT_EQ(threads.size(), 3u);
+  const auto unreadable = findings_on(r, Finding::UNREADABLE);
+  ASSERT_GE(unreadable.size(), 1u);
+  EXPECT_EQ(unreadable[0]->path(), t.rel(kSnap1));
+  EXPECT_NE(unreadable[0]->message().find(std::strerror(EIO)), std::string::npos) << unreadable[0]->message();
+  const DeepFacts got = facts_of(r);
+  const DeepFacts want = facts_of(reference.replicas(0));
+  EXPECT_EQ(got.crc64.at(kSnap1), "");
+  EXPECT_EQ(got.crc64.at(kSnap2), want.crc64.at(kSnap2));
+  EXPECT_TRUE(findings_on(r, Finding::CHECKSUM_MISMATCH).empty());
 }
 
 }  // namespace

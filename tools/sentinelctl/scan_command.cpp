@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -145,7 +146,8 @@ int run_scan_command(const std::vector<std::string>& args) {
       "progress", po::bool_switch(), "show deep-scan progress on stderr even when it is not a terminal")(
       "no-progress", po::bool_switch(), "never show deep-scan progress (by default it is shown on a terminal)")(
       "threads", po::value<unsigned>()->default_value(0),
-      "replica directories scanned at once; 0 = one per core (at most 8); 1 keeps the load off a busy node")(
+      "replica directories scanned at once, and with --deep the lanes that read one big file at once; 0 = one "
+      "per core (at most 8 directories, 4 lanes); 1 keeps the load off a busy node")(
       "node", po::value<std::string>()->default_value(host_name()), "node name recorded in the inventory")(
       "socket", po::value<std::string>(),
       "ask the sentinel-agent listening on this socket (e.g. /run/sentinel/agent.sock) to scan, instead of "
@@ -224,6 +226,7 @@ int run_scan_command(const std::vector<std::string>& args) {
     sentinel::scanner::DeepScanOptions deep_options;
     deep_options.keep_chunks = vm["chunks"].as<bool>();
     deep_options.cache = cache.get();
+    deep_options.read_lanes = std::min(vm["threads"].as<unsigned>(), 64u);
     deep_scan_with_progress(fs, &inventory, deep_options, &line);
   }
 
