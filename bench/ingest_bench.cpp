@@ -54,6 +54,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -452,6 +453,29 @@ double cpu_seconds_of(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// CPU seconds per thread name of a process (/proc/PID/task/*/stat), threads of one name summed. The collector
+// names its threads (committer, checkpoint, http, amqp; the agent I/O loop is the main thread).
+std::map<std::string, double> thread_cpu_of(pid_t pid) {
+  std::map<std::string, double> out;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream in(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto open = text.find('(');
+    const auto close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    uint64_t ticks = 0;
+    for (int i = 3; fields >> field && i <= 15; ++i) {
+      if (i == 14 || i == 15) ticks += std::stoull(field);
+    }
+    out[text.substr(open + 1, close - open - 1)] += static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  return out;
+}
+
 long rss_kib_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -601,6 +625,7 @@ int run(const Options& options) {
     generator.reset_stats();
 
     const double cpu_before = cpu_seconds_of(collector.pid);
+    const auto threads_before = thread_cpu_of(collector.pid);
     rusage self_before{};
     ::getrusage(RUSAGE_SELF, &self_before);
 
@@ -613,6 +638,11 @@ int run(const Options& options) {
     while (generator.outstanding() > 0 && Clock::now() < drain_deadline) io.run_one_for(std::chrono::milliseconds(50));
     Stats open = generator.stats();
     const double cpu_open = cpu_seconds_of(collector.pid) - cpu_before;
+    auto threads_open = thread_cpu_of(collector.pid);
+    for (auto& [name, seconds] : threads_open) {
+      const auto before = threads_before.find(name);
+      if (before != threads_before.end()) seconds -= before->second;
+    }
     rusage self_after{};
     ::getrusage(RUSAGE_SELF, &self_after);
     const double bench_cpu = (self_after.ru_utime.tv_sec - self_before.ru_utime.tv_sec) +
@@ -666,6 +696,16 @@ int run(const Options& options) {
                 "%.2f s\n",
                 static_cast<double>(open.bytes_sent) / 1e6 / (options.warmup + options.seconds), cpu_open,
                 100 * cpu_open / (options.warmup + options.seconds), rss_open / 1024.0, bench_cpu);
+    const double acked = static_cast<double>(std::max<uint64_t>(open.acked_total, 1));
+    std::printf("  CPU per acked report: collector %.0f us, generator %.0f us; collector threads (%% of a core, us per "
+                "report):",
+                1e6 * cpu_open / acked, 1e6 * bench_cpu / acked);
+    for (const auto& [name, seconds] : threads_open) {
+      if (seconds <= 0) continue;
+      std::printf(" %s %.0f%% %.0f us;", name == "sentinel-collec" ? "agent-io(main)" : name.c_str(),
+                  100 * seconds / (options.warmup + options.seconds), 1e6 * seconds / acked);
+    }
+    std::printf("\n");
     if (options.saturate > 0) {
       std::printf("\nclosed loop (one report in flight per agent, %.0f s): %.0f reports/s, p50 %.1f ms, p99 %.1f ms%s\n",
                   options.saturate, static_cast<double>(closed.acked_in_window) / options.saturate,

@@ -1,5 +1,6 @@
 #include "collector/amqp_publisher.h"
 
+#include <pthread.h>
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
@@ -155,7 +156,12 @@ AmqpPublisher::AmqpPublisher(AmqpPublisherOptions options, Metrics& metrics)
 
 AmqpPublisher::~AmqpPublisher() { stop(); }
 
-void AmqpPublisher::start() { thread_ = std::thread([this] { run(); }); }
+void AmqpPublisher::start() {
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "amqp");
+    run();
+  });
+}
 
 void AmqpPublisher::notify() {
   {

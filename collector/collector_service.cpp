@@ -1,5 +1,6 @@
 #include "collector/collector_service.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
@@ -112,7 +113,10 @@ int CollectorService::run() {
   if (publisher) publisher->start();
   listener.start();
   http.start();
-  std::thread http_thread([&http_io] { http_io.run(); });
+  std::thread http_thread([&http_io] {
+    ::pthread_setname_np(::pthread_self(), "http");
+    http_io.run();
+  });
 
   SystemdNotifier systemd(ingest_io);
   asio::signal_set signals(ingest_io, SIGTERM, SIGINT, SIGHUP);

@@ -1,5 +1,6 @@
 #include "collector/committer.h"
 
+#include <pthread.h>
 #include <SQLiteCpp/Database.h>
 #include <spdlog/spdlog.h>
 
@@ -24,8 +25,14 @@ Committer::~Committer() { stop(); }
 void Committer::start() {
   // Prune once soon after start (a collector that was down for a while may hold expired rows), then on interval.
   next_prune_ = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  thread_ = std::thread([this] { run(); });
-  checkpoint_thread_ = std::thread([this] { run_checkpoints(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "committer");  // `top -H` and profiles say which thread is busy
+    run();
+  });
+  checkpoint_thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "checkpoint");
+    run_checkpoints();
+  });
 }
 
 void Committer::run_checkpoints() {
