@@ -365,9 +365,9 @@ std::unique_ptr<MappedImage> map_image(const fs::path& image) {
 
 // The deep scan's read path with its read lanes (DeepScanOptions defaults: one lane per core, at most 4, cut on
 // 4 MiB boundaries when each gets 64 MiB of data): every lane reads its range with its own ReadEngine on its own
-// thread and computes its part, combined at the end exactly as deep_scan.cpp does. `crc`: Longhorn's CRC-64 of
-// the image as a snapshot (parts combined with crc64_iso_combine); else the content digest of the image as a
-// one-layer volume (XXH3-128 per 4 MiB chunk, parts put together by content_digest_from_chunks).
+// thread (the scanner's read_in_lanes) and computes its part, combined as deep_scan.cpp does. `crc`: Longhorn's
+// CRC-64 of the image as a snapshot (parts combined with crc64_iso_combine); else the content digest of the image
+// as a one-layer volume (XXH3-128 per 4 MiB chunk, parts put together by content_digest_from_chunks).
 InProcessResult engine_lanes(const fs::path& image, bool crc, unsigned lanes) {
   const auto m = map_image(image);
   std::vector<std::unique_ptr<sc::ReadEngine>> engines;
@@ -384,17 +384,16 @@ InProcessResult engine_lanes(const fs::path& image, bool crc, unsigned lanes) {
     crcs.emplace_back(range.end - range.begin);
     parts.push_back(std::make_unique<sc::ContentDigester>(m->size, true, range.begin));
   }
-  std::vector<sc::ReadReport> reports(ranges.size());
+  std::vector<sc::ReadEngine*> lane_engines;
+  for (const auto& engine : engines) lane_engines.push_back(engine.get());
   std::vector<uint8_t> fits(ranges.size(), 1);
-  sc::run_lanes(ranges.size(), [&](size_t lane) {
-    const sc::LaneRange range = ranges[lane];
-    reports[lane] = engines[lane]->read(m->fd.get(), sc::clip_to_range(m->extents, range),
-                                        [&](uint64_t offset, const uint8_t* data, size_t length) {
-                                          fits[lane] = crc ? crcs[lane].update(offset - range.begin, data, length)
-                                                           : parts[lane]->data(offset, data, length);
-                                          return fits[lane] != 0;
-                                        });
-  });
+  const std::vector<sc::ReadReport> reports = sc::read_in_lanes(
+      lane_engines, m->fd.get(), m->extents, ranges,
+      [&](size_t lane, uint64_t offset, const uint8_t* data, size_t length) {
+        fits[lane] = crc ? crcs[lane].update(offset - ranges[lane].begin, data, length)
+                         : parts[lane]->data(offset, data, length);
+        return fits[lane] != 0;
+      });
   InProcessResult result;
   result.extents = m->extents.size();
   result.backend = std::string(engines[0]->backend()) + ", " + std::to_string(ranges.size()) + " lanes";

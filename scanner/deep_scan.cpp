@@ -287,8 +287,7 @@ class ReplicaDeepScan {
     lanes.align = kContentChunkBytes;
     lanes.min_lane_bytes = options_.min_lane_bytes;
     const MergedViewReport report = stream_merged_view_in_lanes(
-        fs_, lanes, dir_fd_.get(), layers, replica_->size_bytes(), [&](size_t lane, const LaneRange& range) {
-          (void)lane;
+        fs_, lanes, dir_fd_.get(), layers, replica_->size_bytes(), [&](size_t, const LaneRange& range) {
           parts.push_back(std::make_unique<ContentDigester>(replica_->size_bytes(), keep || engines_.size() > 1,
                                                             range.begin));
           ContentDigester* part = parts.back().get();
@@ -312,7 +311,9 @@ class ReplicaDeepScan {
         result.chunk_count = parts[0]->chunk_count();
         result.chunks = parts[0]->chunks();
       } else {
-        for (const auto& part : parts) result.chunks.insert(result.chunks.end(), part->chunks().begin(), part->chunks().end());
+        for (const auto& part : parts) {
+          result.chunks.insert(result.chunks.end(), part->chunks().begin(), part->chunks().end());
+        }
         result.digest = content_digest_from_chunks(replica_->size_bytes(), result.chunks);
         result.chunk_count = content_chunk_count(replica_->size_bytes());
       }
@@ -533,17 +534,13 @@ class ReplicaDeepScan {
     std::vector<SparseCrc64> parts;
     for (const LaneRange& range : ranges) parts.emplace_back(range.end - range.begin);
     std::vector<uint8_t> fits(ranges.size(), 1);  // not vector<bool>: lanes write their own element at once
-    std::vector<ReadReport> reads(ranges.size());
-    const int file = fd->get();
-    run_lanes(ranges.size(), [&](size_t lane) {
-      const LaneRange& range = ranges[lane];
-      const std::vector<ReadExtent> mine = ranges.size() == 1 ? extents : clip_to_range(extents, range);
-      reads[lane] = engines_[lane]->read(file, mine, [&](uint64_t offset, const uint8_t* data, size_t length) {
-        progress(length);
-        fits[lane] = parts[lane].update(offset - range.begin, data, length) ? 1 : 0;
-        return fits[lane] != 0;
-      });
-    });
+    const std::vector<ReadReport> reads =
+        read_in_lanes(engines_, fd->get(), extents, ranges,
+                      [&](size_t lane, uint64_t offset, const uint8_t* data, size_t length) {
+                        progress(length);
+                        fits[lane] = parts[lane].update(offset - ranges[lane].begin, data, length) ? 1 : 0;
+                        return fits[lane] != 0;
+                      });
     bool consistent = true;
     uint64_t crc_value = 0;
     ReadReport report;

@@ -93,6 +93,20 @@ void run_lanes(size_t count, const std::function<void(size_t lane)>& fn) {
   for (std::thread& thread : threads) thread.join();
 }
 
+std::vector<ReadReport> read_in_lanes(const std::vector<ReadEngine*>& engines, int fd,
+                                      const std::vector<ReadExtent>& extents, const std::vector<LaneRange>& ranges,
+                                      const LaneSink& sink) {
+  std::vector<ReadReport> reports(ranges.size());
+  run_lanes(ranges.size(), [&](size_t lane) {
+    const auto deliver = [&](uint64_t offset, const uint8_t* data, size_t length) {
+      return sink(lane, offset, data, length);
+    };
+    reports[lane] = ranges.size() == 1 ? engines[0]->read(fd, extents, deliver)
+                                       : engines[lane]->read(fd, clip_to_range(extents, ranges[lane]), deliver);
+  });
+  return reports;
+}
+
 unsigned default_read_lanes() { return std::clamp(std::thread::hardware_concurrency(), 1u, 4u); }
 
 }  // namespace sentinel::scanner

@@ -39,6 +39,14 @@ std::vector<ReadExtent> clip_to_range(const std::vector<ReadExtent>& pieces, con
 
 void run_lanes(size_t count, const std::function<void(size_t lane)>& fn);
 
+// Reads `extents` of the open file `fd` in `ranges` (from plan_lanes): lane i reads the extents inside
+// ranges[i] with engines[i] (engines.size() >= ranges.size()) and hands them to sink(i, offset, data, length),
+// in file order within the lane; sink calls of different lanes run at once. Returns each lane's ReadReport.
+using LaneSink = std::function<bool(size_t lane, uint64_t offset, const uint8_t* data, size_t length)>;
+std::vector<ReadReport> read_in_lanes(const std::vector<ReadEngine*>& engines, int fd,
+                                      const std::vector<ReadExtent>& extents, const std::vector<LaneRange>& ranges,
+                                      const LaneSink& sink);
+
 // The default number of lanes: one per core, at most 4 (past that the page-cache copy is memory bound).
 unsigned default_read_lanes();
 
