@@ -377,7 +377,7 @@ InProcessResult engine_lanes(const fs::path& image, bool crc, unsigned lanes) {
     engines.push_back(std::move(engine.value()));
   }
   const std::vector<sc::LaneRange> ranges =
-      sc::plan_lanes(m->extents, m->size, lanes, sc::kContentChunkBytes, uint64_t{64} << 20);
+      sc::plan_lanes(m->extents, m->size, lanes, sc::kContentChunkBytes, sc::kDefaultMinLaneBytes);
   std::vector<sc::SparseCrc64> crcs;
   std::vector<std::unique_ptr<sc::ContentDigester>> parts;
   for (const sc::LaneRange& range : ranges) {

@@ -435,43 +435,40 @@ Collector start_collector(const Options& options) {
   throw std::runtime_error("sentinel-collector did not start; see " + collector.log_path);
 }
 
-double cpu_seconds_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// utime + stime in seconds from a /proc stat file (a process's or a thread's), and its name (comm); false when
+// the file could not be read (a thread that just ended).
+bool read_stat_cpu(const std::string& path, double* seconds, std::string* name) {
+  std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto open = text.find('(');
   const auto close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open || close + 2 > text.size()) return false;
   std::istringstream fields(text.substr(close + 2));
   std::string field;
-  uint64_t utime = 0;
-  uint64_t stime = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) {
-      stime = std::stoull(field);
-      break;
-    }
+  uint64_t ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stoull(field);  // utime, stime
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  *seconds = static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  if (name != nullptr) *name = text.substr(open + 1, close - open - 1);
+  return true;
+}
+
+double cpu_seconds_of(pid_t pid) {
+  double seconds = 0;
+  read_stat_cpu("/proc/" + std::to_string(pid) + "/stat", &seconds, nullptr);
+  return seconds;
 }
 
 // CPU seconds per thread name of a process (/proc/PID/task/*/stat), threads of one name summed. The collector
 // names its threads (committer, checkpoint, http, amqp; the agent I/O loop is the main thread).
 std::map<std::string, double> thread_cpu_of(pid_t pid) {
   std::map<std::string, double> out;
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(tasks, ec)) {
-    std::ifstream in(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto open = text.find('(');
-    const auto close = text.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close < open) continue;
-    std::istringstream fields(text.substr(close + 2));
-    std::string field;
-    uint64_t ticks = 0;
-    for (int i = 3; fields >> field && i <= 15; ++i) {
-      if (i == 14 || i == 15) ticks += std::stoull(field);
-    }
-    out[text.substr(open + 1, close - open - 1)] += static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    double seconds = 0;
+    std::string name;
+    if (read_stat_cpu(entry.path() / "stat", &seconds, &name)) out[name] += seconds;
   }
   return out;
 }

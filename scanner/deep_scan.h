@@ -53,6 +53,7 @@
 #include "scanner/deep_scan_cache.h"
 #include "scanner/file_system.h"
 #include "scanner/read_engine.h"
+#include "scanner/read_lanes.h"
 #include "sentinel/v1/inventory.pb.h"
 
 namespace sentinel::scanner {
@@ -69,7 +70,7 @@ struct DeepScanOptions {
   // each range gets at least `min_lane_bytes` of data. 0 = default_read_lanes() (one per core, at most 4);
   // 1 = everything on the calling thread. A read-rate cap is shared out between the lanes.
   unsigned read_lanes = 0;
-  uint64_t min_lane_bytes = uint64_t{64} << 20;
+  uint64_t min_lane_bytes = kDefaultMinLaneBytes;
 };
 
 // What a deep scan of `replica` will read at most, for a progress total before it starts: the snapshots'
@@ -111,7 +112,6 @@ class DeepScanner {
   // "io_uring" or "pread", and why a fallback was taken ("" when none).
   [[nodiscard]] const char* backend() const { return engines_.front()->backend(); }
   [[nodiscard]] const std::string& backend_note() const { return engines_.front()->note(); }
-  [[nodiscard]] size_t read_lanes() const { return engines_.size(); }
 
  private:
   DeepScanner(FileSystem& fs, std::vector<std::unique_ptr<ReadEngine>> engines, const DeepScanOptions& options)

@@ -137,7 +137,7 @@ MergedViewReport stream_merged_view(FileSystem& fs, ReadEngine& engine, int dir_
 struct MergedViewLanes {
   std::vector<ReadEngine*> engines;
   uint64_t align = uint64_t{4} << 20;
-  uint64_t min_lane_bytes = uint64_t{64} << 20;
+  uint64_t min_lane_bytes = kDefaultMinLaneBytes;
 };
 
 // The same, the volume cut into contiguous ranges read at once, each on its own engine and thread:

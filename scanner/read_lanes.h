@@ -26,6 +26,10 @@
 
 namespace sentinel::scanner {
 
+// The data a lane must get before a file is cut at all (below it, a thread's start-up and a second engine cost
+// more than they save).
+inline constexpr uint64_t kDefaultMinLaneBytes = uint64_t{64} << 20;
+
 struct LaneRange {
   uint64_t begin = 0;
   uint64_t end = 0;  // exclusive
